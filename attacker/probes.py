@@ -1,0 +1,98 @@
+"""The probe set of an attack run, saved as it grows so that an interrupted run resumes.
+
+    <run>/probes.npz     images (K, C, H, W) float32, targets, confidence, queries, accepted, slot
+    <run>/probing.json   the version probed, the optimiser and its parameters, the classes
+
+Probe k of class c is made with the random generator seeded by (seed, c, k), so a resumed
+run makes exactly the probes an uninterrupted one would have made.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from attacker.optimizers import ProbeResult
+from shared.atomic import atomic_write, write_json
+
+PROBES_FILE = "probes.npz"
+PROBING_FILE = "probing.json"
+
+
+@dataclass
+class ProbeSet:
+    run_dir: Path
+    config: dict  # version, input_shape, classes, optimizer, per_class, seed
+    results: dict[tuple[int, int], ProbeResult] = field(default_factory=dict)
+
+    # ------------------------------------------------------------- persistence
+    @classmethod
+    def open(cls, run_dir: Path, config: dict) -> ProbeSet:
+        """Resume the probe set in `run_dir` if it was made with the same `config`, else start one."""
+        run_dir = Path(run_dir)
+        existing = cls.load(run_dir) if (run_dir / PROBING_FILE).exists() else None
+        if existing is not None:
+            if existing.config != config:
+                changed = sorted(k for k in set(config) | set(existing.config)
+                                 if config.get(k) != existing.config.get(k))
+                raise ValueError(f"{run_dir} holds probes made with other settings ({', '.join(changed)} differ); "
+                                 "use another run directory or --fresh")
+            return existing
+        probe_set = cls(run_dir, config)
+        write_json(run_dir / PROBING_FILE, {"config": config})
+        return probe_set
+
+    @classmethod
+    def load(cls, run_dir: Path) -> ProbeSet:
+        run_dir = Path(run_dir)
+        config = json.loads((run_dir / PROBING_FILE).read_text())["config"]
+        probe_set = cls(run_dir, config)
+        if (run_dir / PROBES_FILE).exists():
+            with np.load(run_dir / PROBES_FILE) as z:
+                for i, (c, k) in enumerate(z["slot"]):
+                    probe_set.results[(int(c), int(k))] = ProbeResult(
+                        z["images"][i], int(z["targets"][i]), float(z["confidence"][i]), int(z["queries"][i]),
+                        bool(z["accepted"][i]))
+        return probe_set
+
+    def add(self, cls_index: int, k: int, result: ProbeResult) -> None:
+        self.results[(cls_index, k)] = result
+        self._save()
+
+    def _save(self) -> None:
+        slots = sorted(self.results)
+        rs = [self.results[s] for s in slots]
+        buffer = io.BytesIO()
+        np.savez(buffer, slot=np.array(slots, dtype=np.int64).reshape(-1, 2),
+                 images=np.stack([r.image for r in rs]).astype(np.float32),
+                 targets=np.array([r.target for r in rs], dtype=np.int64),
+                 confidence=np.array([r.confidence for r in rs]), queries=np.array([r.queries for r in rs]),
+                 accepted=np.array([r.accepted for r in rs]))
+        atomic_write(self.run_dir / PROBES_FILE, buffer.getvalue())
+
+    # ------------------------------------------------------------- views
+    @property
+    def version(self) -> str:
+        return self.config["version"]
+
+    @property
+    def classes(self) -> list[str]:
+        return self.config["classes"]
+
+    def missing(self, targets: list[int]) -> list[tuple[int, int]]:
+        return [(c, k) for c in targets for k in range(self.config["per_class"]) if (c, k) not in self.results]
+
+    def accepted(self) -> tuple[np.ndarray, np.ndarray]:
+        """Images and targets of the accepted probes, in slot order."""
+        rs = [self.results[s] for s in sorted(self.results) if self.results[s].accepted]
+        if not rs:
+            return np.empty((0, *self.config["input_shape"]), np.float32), np.empty(0, np.int64)
+        return np.stack([r.image for r in rs]).astype(np.float32), np.array([r.target for r in rs])
+
+    @property
+    def queries(self) -> int:
+        return sum(r.queries for r in self.results.values())

@@ -1,0 +1,148 @@
+"""The whole story, offline on the CPU: `make demo`.
+
+Three separate programs that talk only HTTP:
+
+1. the server starts with an empty model store;
+2. the developer pretrains on D0, fine-tunes on D_u (the original model) and deploys it;
+3. the attacker makes probes for every class against it and records its answers;
+4. the attacker starts waiting for a new version; the developer receives a deletion request,
+   unlearns (exact: retrains without X) and deploys the unlearned model;
+5. the attacker notices, records the new answers, and ranks the classes.
+
+The truth (which class was removed) stays with this script and the developer; the attacker
+never sees it. The last line prints both. Exit status 0 means the whole story ran.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import secrets
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def step(title: str) -> None:
+    print(f"\n=== {title}", flush=True)
+
+
+def run(cmd: list[str], env: dict, capture: bool = False) -> str:
+    print("$ " + " ".join(cmd[1:] if cmd[0] == sys.executable else cmd), flush=True)
+    result = subprocess.run(cmd, env=env, cwd=ROOT, check=True, text=True,
+                            stdout=subprocess.PIPE if capture else None)
+    return result.stdout or ""
+
+
+def last_json_line(output: str) -> dict:
+    return json.loads([line for line in output.splitlines() if line.startswith("{")][-1])
+
+
+def wait_ready(url: str, server: subprocess.Popen, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise RuntimeError(f"the server exited with status {server.returncode}")
+        try:
+            if httpx.get(f"{url}/healthz", timeout=1.0).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.3)
+    raise RuntimeError(f"the server did not come up within {timeout:.0f} s")
+
+
+def stop(proc: subprocess.Popen | None) -> None:
+    if proc is not None and proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--class", dest="cls", default="cat", help="class to unlearn from (default %(default)s)")
+    parser.add_argument("--proportion", type=float, default=0.5, help="proportion of it to remove (default 0.5)")
+    parser.add_argument("--regime", default="paper-code", help="fine-tuning regime (default %(default)s)")
+    parser.add_argument("--profile", default="cpu")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--per-class", type=int, default=2, help="probes per class (paper: 20; demo: 2)")
+    parser.add_argument("--threshold", type=float, default=0.999, help="probe acceptance (paper: 0.9995)")
+    parser.add_argument("--workdir", type=Path, default=Path("runs/demo"))
+    parser.add_argument("--developer-args", default="", help="extra arguments for every developer command")
+    args = parser.parse_args()
+
+    started = time.perf_counter()
+    workdir = (ROOT / args.workdir).resolve()
+    store, attack_run = workdir / "server-store", workdir / "attacker"
+    shutil.rmtree(store, ignore_errors=True)  # a fresh server and attacker every time;
+    shutil.rmtree(attack_run, ignore_errors=True)  # the developer keeps its checkpoint cache
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    env = {**os.environ, "UIA_SERVER_URL": url, "UIA_ADMIN_TOKEN": secrets.token_urlsafe(24),
+           "PYTHONUNBUFFERED": "1"}
+    env["UIA_SERVER_ADMIN_TOKEN"] = env["UIA_ADMIN_TOKEN"]
+    py = sys.executable
+    dev_common = ["--workdir", str(workdir / "developer"), "--profile", args.profile, "--regime", args.regime,
+                  "--seed", str(args.seed), *args.developer_args.split()]
+    server = waiter = None
+    try:
+        step(f"server: starting on {url}")
+        server = subprocess.Popen([py, "-m", "server", "serve", "--port", str(port), "--store-dir", str(store),
+                                   "--log-level", "warning"], cwd=ROOT, env=env)
+        wait_ready(url, server)
+
+        step("developer: pretrain on D0, fine-tune on D_u, deploy the original model")
+        original = last_json_line(run([py, "-m", "developer", "finetune", *dev_common, "--push"], env, capture=True))
+        print(f"original model {original['version']}: test accuracy {original['test_accuracy']}")
+
+        step("attacker: probes for every class, then a snapshot of the original model")
+        run([py, "-m", "attacker", "probe", "--run", str(attack_run), "--per-class", str(args.per_class),
+             "--threshold", str(args.threshold), "--seed", str(args.seed), "--early-accept", "--fresh"], env)
+
+        step("attacker: waiting for the model to change (in the background)")
+        waiter = subprocess.Popen([py, "-m", "attacker", "infer", "--run", str(attack_run), "--wait", "--poll", "1",
+                                   "--wait-timeout", "900"], cwd=ROOT, env=env)
+
+        step(f"developer: deletion request: {args.proportion:g} of class '{args.cls}'; exact unlearning, deploy")
+        unlearned = last_json_line(run([py, "-m", "developer", "unlearn", *dev_common, "--class", args.cls,
+                                        "--proportion", str(args.proportion), "--push"], env, capture=True))
+        print(f"unlearned model {unlearned['version']}: test accuracy {unlearned['test_accuracy']}")
+
+        step("attacker: sees the new version, snapshots it, infers")
+        if waiter.wait(timeout=900) != 0:
+            raise RuntimeError(f"the attacker failed with status {waiter.returncode}")
+        report = json.loads((attack_run / "report.json").read_text())
+    except (subprocess.CalledProcessError, RuntimeError, subprocess.TimeoutExpired) as exc:
+        print(f"demo failed: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        stop(waiter)
+        stop(server)
+
+    print(f"\nreport: {attack_run / 'report.json'}\nchart:  {attack_run / 'report-beta.png'}")
+    print(f"queries: {report['queries']['total']:,} (probing {report['queries']['probing']:,}); "
+          f"demo wall time {time.perf_counter() - started:.0f} s")
+    print(f"removed: {', '.join(unlearned['removed_classes'])} inferred: {', '.join(report['ranking'])}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
