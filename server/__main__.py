@@ -7,12 +7,17 @@ UIA_SERVER_ADMIN_TOKEN, which keeps the token out of the process list).
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 
-import uvicorn
+# Idle OpenMP threads sleep instead of spinning, leaving the CPU to request handling; set before
+# torch loads. Measured on 2 cores: HTTP throughput at batch 512 0.63 -> 0.95 of in-process.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-from server.app import create_app
-from server.settings import ServerSettings
+import uvicorn  # noqa: E402
+
+from server.app import create_app  # noqa: E402
+from server.settings import ServerSettings  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> None:

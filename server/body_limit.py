@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from server.errors import error_response
+from server.errors import error_response, oip_body
 
 
 class BodyTooLarge(Exception):
@@ -51,5 +51,6 @@ class BodyLimitMiddleware:
 
     @staticmethod
     async def _reject(scope, receive, send, limit: int):
-        response = error_response(413, "payload_too_large", f"request body exceeds the limit of {limit} bytes")
+        response = error_response(413, "payload_too_large", f"request body exceeds the limit of {limit} bytes",
+                                  path=scope["path"], special=oip_body)
         await response(scope, receive, send)

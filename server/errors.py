@@ -1,49 +1,18 @@
-"""One error shape for every route: `ErrorBody` {error, detail}, with the right status code."""
+"""The server's errors: the shared `ErrorBody` shape, except on the Open Inference Protocol routes
+(/v2), which answer the protocol's {"error": "<message>"}."""
 
 from __future__ import annotations
 
-from fastapi import FastAPI, Request
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
-from starlette.exceptions import HTTPException as StarletteHTTPException
+from fastapi import FastAPI
 
-from shared.schemas import ErrorBody
+from shared.http import ApiError, describe_errors, error_response, install_error_handlers
 
-
-class ApiError(Exception):
-    def __init__(self, status: int, error: str, detail: str, headers: dict[str, str] | None = None):
-        super().__init__(detail)
-        self.status, self.error, self.detail, self.headers = status, error, detail, headers
+__all__ = ["ApiError", "describe_errors", "error_response", "install", "oip_body"]
 
 
-def error_response(status: int, error: str, detail: str, headers: dict[str, str] | None = None) -> JSONResponse:
-    return JSONResponse(ErrorBody(error=error, detail=detail).model_dump(), status_code=status, headers=headers)
+def oip_body(path: str, error: str, detail: str) -> dict | None:
+    return {"error": detail} if path.startswith("/v2") else None
 
 
-def _describe_validation(exc: RequestValidationError) -> str:
-    parts = []
-    for err in exc.errors()[:5]:
-        where = ".".join(str(x) for x in err.get("loc", ()) if x != "body") or "body"
-        parts.append(f"{where}: {err.get('msg', 'invalid')}")
-    more = len(exc.errors()) - 5
-    return "; ".join(parts) + (f"; and {more} more" if more > 0 else "")
-
-
-_STATUS_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
-                 405: "method_not_allowed", 409: "conflict", 413: "payload_too_large", 415: "unsupported_media_type",
-                 422: "invalid_request", 429: "too_many_requests", 503: "unavailable"}
-
-
-def install_error_handlers(app: FastAPI) -> None:
-    @app.exception_handler(ApiError)
-    async def _api_error(_: Request, exc: ApiError) -> JSONResponse:
-        return error_response(exc.status, exc.error, exc.detail, exc.headers)
-
-    @app.exception_handler(RequestValidationError)
-    async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
-        return error_response(422, "invalid_request", _describe_validation(exc))
-
-    @app.exception_handler(StarletteHTTPException)
-    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
-        return error_response(exc.status_code, _STATUS_CODES.get(exc.status_code, "error"), str(exc.detail),
-                              getattr(exc, "headers", None))
+def install(app: FastAPI) -> None:
+    install_error_handlers(app, oip_body)

@@ -3,21 +3,19 @@
 from __future__ import annotations
 
 import os
-import socket
-import subprocess
-import sys
-import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-import httpx
 import pytest
 import torch
+
+import devtools.processes
 
 from shared.models import build_model
 from shared.schemas import ModelMetadata
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = devtools.processes.ROOT
+os.environ.setdefault("TQDM_DISABLE", "1")  # progress bars would fill the captured output
 CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
 
 
@@ -45,44 +43,11 @@ def tiny_meta() -> ModelMetadata:
     return make_meta()
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class ServerProcess:
-    """`python -m server serve` in a subprocess on a free loopback port."""
+class ServerProcess(devtools.processes.ServerProcess):
+    """The server process with one torch thread, so its outputs match a one-thread forward here."""
 
     def __init__(self, store: Path, token: str = "test-admin-token", extra_env: dict | None = None):
-        self.store, self.token = store, token
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.env = {**os.environ, "UIA_SERVER_ADMIN_TOKEN": token, "UIA_SERVER_TORCH_THREADS": "1",
-                    **(extra_env or {})}
-        self.proc: subprocess.Popen | None = None
-
-    def start(self) -> ServerProcess:
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "server", "serve", "--port", str(self.port), "--store-dir", str(self.store),
-             "--log-level", "warning"], cwd=ROOT, env=self.env)
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            assert self.proc.poll() is None, "server exited during start-up"
-            try:
-                if httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200:
-                    return self
-            except httpx.HTTPError:
-                time.sleep(0.2)
-        raise TimeoutError("server did not start")
-
-    def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            self.proc.wait(timeout=20)
-
-    def admin(self) -> httpx.Client:
-        return httpx.Client(base_url=self.url, headers={"Authorization": f"Bearer {self.token}"}, timeout=60)
+        super().__init__(store, token, {"UIA_SERVER_TORCH_THREADS": "1", **(extra_env or {})})
 
 
 @pytest.fixture

@@ -65,4 +65,5 @@ def test_metadata_is_checked_for_consistency():
 def test_public_info_discloses_no_training_details():
     meta = make_meta(parent="tiny-0", training={"stage": "unlearned", "test_accuracy": 0.5})
     info = meta.public_info().model_dump()
-    assert set(info) == {"version", "input_shape", "classes", "value_range"}
+    assert set(info) == {"version", "input_shape", "classes", "value_range", "output"}
+    assert "unlearned" not in str(info) and "0.5" not in str(info)

@@ -63,7 +63,32 @@ def test_model_info_is_public_metadata_only(deployed):
     client, meta, _ = deployed
     info = client.get("/v1/model").json()
     assert info == {"version": meta.version, "input_shape": [3, 32, 32], "classes": meta.classes,
-                    "value_range": [0.0, 1.0]}
+                    "value_range": [0.0, 1.0], "output": {"top_k": None, "decimals": None, "label_only": False}}
+
+
+def test_binary_request_and_response_carry_the_same_numbers(deployed):
+    client, meta, _ = deployed
+    x = np.random.default_rng(2).random((3, 3, 32, 32), dtype=np.float32)
+    as_json = np.array(client.post("/v1/predict", json=predict_body(x)).json()["probabilities"])
+    r = client.post("/v1/predict", content=x.astype("<f4").tobytes(),
+                    headers={"content-type": "application/octet-stream", "x-batch-shape": "3,3,32,32",
+                             "accept": "application/octet-stream"})
+    assert r.status_code == 200 and r.headers["content-type"] == "application/octet-stream"
+    assert r.headers["x-model-version"] == meta.version and r.headers["x-batch-shape"] == "3,10"
+    assert np.array_equal(np.frombuffer(r.content, "<f8").reshape(3, 10), as_json)
+
+
+@pytest.mark.parametrize("headers, body, status, words", [
+    ({"content-type": "application/octet-stream"}, b"\0" * 12288, 422, "X-Batch-Shape"),
+    ({"content-type": "application/octet-stream", "x-batch-shape": "1,3,32"}, b"\0" * 12288, 422, "four"),
+    ({"content-type": "application/octet-stream", "x-batch-shape": "a,b,c,d"}, b"", 422, "integers"),
+    ({"content-type": "application/octet-stream", "x-batch-shape": "2,3,32,32"}, b"\0" * 12288, 422, "bytes"),
+    ({"content-type": "text/plain"}, b"hello", 415, "content type"),
+])
+def test_bad_binary_requests_are_refused(deployed, headers, body, status, words):
+    client, _, _ = deployed
+    r = client.post("/v1/predict", content=body, headers=headers)
+    assert r.status_code == status and words in r.json()["detail"]
 
 
 def _batch(n=1, shape=(3, 32, 32), fill=0.5):
@@ -76,6 +101,7 @@ def _batch(n=1, shape=(3, 32, 32), fill=0.5):
     (predict_body(_batch(fill=1.5)), 422, "[0, 1]"),
     (predict_body(_batch(fill=-0.1)), 422, "[0, 1]"),
     (predict_body(_batch(fill=np.nan)), 422, "NaN"),
+    (predict_body(_batch(fill=np.inf)), 422, "[0, 1]"),
     (predict_body(_batch(n=0)), 422, "empty"),
     (predict_body(_batch(n=65)), 413, "limit"),
     ({"images": {"encoding": "float32-base64", "shape": [1, 3, 32, 32], "data": "abc"}}, 422, "base64"),

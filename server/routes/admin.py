@@ -44,8 +44,10 @@ def list_models(state: AppState = Depends(get_state)) -> list[ModelMetadata]:
 async def deploy(request: DeployRequest, state: AppState = Depends(get_state)) -> Deployment:
     if not state.store.has(request.version):
         raise ApiError(404, "unknown_version", f"version {request.version} is not in the store; upload it first")
-    return await asyncio.get_running_loop().run_in_executor(None, state.deployer.deploy, request.version,
-                                                            request.options)
+    deployment = await asyncio.get_running_loop().run_in_executor(None, state.deployer.deploy, request.version,
+                                                                  request.options)
+    state.metrics.served_version(deployment.version)
+    return deployment
 
 
 @router.get("/deployment", response_model=Deployment, summary="The current deployment",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from shared.schemas.model import VersionId
+from shared.schemas.model import OutputFormat, VersionId
 
 
 class DeploymentOptions(BaseModel):
@@ -24,13 +24,20 @@ class DeploymentOptions(BaseModel):
             raise ValueError("label_only already hides all probabilities; do not combine it with top_k or rounding")
         return self
 
+    def output_format(self) -> OutputFormat:
+        """The part a provider discloses: the output format. Pruning stays private."""
+        return OutputFormat(top_k=self.top_k, decimals=self.round_decimals, label_only=self.label_only)
+
 
 class DeployRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     version: VersionId
-    options: DeploymentOptions = Field(default_factory=DeploymentOptions)
+    options: DeploymentOptions | None = Field(None, description="defenses; omitted: the server's configured ones")
 
 
-class Deployment(DeployRequest):
+class Deployment(BaseModel):
+    version: str
+    options: DeploymentOptions
+    options_from_settings: bool = Field(description="the options came from the server's configuration")
     deployed_at: str

@@ -62,8 +62,17 @@ class ModelMetadata(BaseModel):
     def num_classes(self) -> int:
         return len(self.classes)
 
-    def public_info(self) -> ModelInfo:
-        return ModelInfo(version=self.version, input_shape=self.input_shape, classes=self.classes)
+    def public_info(self, output: OutputFormat | None = None) -> ModelInfo:
+        return ModelInfo(version=self.version, input_shape=self.input_shape, classes=self.classes,
+                         output=output or OutputFormat())
+
+
+class OutputFormat(BaseModel):
+    """How probabilities are reported: what an API's users must know to read them."""
+
+    top_k: int | None = Field(None, description="only the k largest probabilities are non-zero")
+    decimals: int | None = Field(None, description="probabilities are rounded to this many decimals")
+    label_only: bool = Field(False, description="a one-hot vector of the predicted class instead of probabilities")
 
 
 class ModelInfo(BaseModel):
@@ -71,3 +80,4 @@ class ModelInfo(BaseModel):
     input_shape: tuple[int, int, int] = Field(description="(channels, height, width) of one image")
     classes: list[str]
     value_range: tuple[float, float] = (0.0, 1.0)
+    output: OutputFormat = Field(default_factory=OutputFormat)

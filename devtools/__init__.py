@@ -1,0 +1,1 @@
+"""Helpers for the demo, the benchmarks and the tests: never imported by the services."""
