@@ -78,3 +78,18 @@ REGIMES: dict[str, Regime] = {
     "report": Regime(name="report", samples=None, epochs=20, lr=1e-3, momentum=0.9),
     "long": Regime(name="long", samples=None, epochs=3, lr=0.01, momentum=0.9),
 }
+
+
+class UnlearningConfig(Frozen):
+    """How a deletion request is carried out: the method and the developer-side defenses."""
+
+    method: Literal["exact", "approximate"] = "exact"
+    reseed: bool = Field(False, description="exact: retrain with a fresh data order instead of the original's")
+    approx_lr: float = Field(1e-3, gt=0, description="approximate: step size of the gradient ascent on X")
+    approx_epochs: int = Field(1, ge=1, description="approximate: steps = max(1, epochs * |X| // batch)")
+    approx_batch: int = Field(128, ge=1)
+    noise_sigma: float = Field(0.0, ge=0, description="parameter obfuscation: N(0, sigma^2) added to every "
+                                                      "gradient of the unlearning steps")
+    finetune_samples: int = Field(0, ge=0, description="defense: then fine-tune on this many held-out public "
+                                                       "samples (0 = off)")
+    finetune_epochs: int = Field(1, ge=1)

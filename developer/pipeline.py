@@ -1,12 +1,16 @@
-"""The developer's three stages, each cached on disk by the hash of everything it depends on.
+"""The developer's stages, each cached on disk by the hash of everything it depends on.
 
-    pretrain  : random init -> trained on D0                       (profile)
-    finetune  : pretrained -> fine-tuned on F, the original model θ  (regime)
-    unlearn   : pretrained -> fine-tuned on F minus X, the model θ_u (exact unlearning by retraining)
+    pretrain  : random init -> trained on D0                        (profile)
+    finetune  : pretrained -> fine-tuned on F ⊆ D_u: the original θ  (regime)
+    unlearn   : θ_u without the samples X, by
+                exact        pretrained -> fine-tuned on F minus X (a replay of the fine-tune: same
+                             starting weights, optimiser and seeded epoch orders, X skipped; or a
+                             fresh order with `reseed`), or
+                approximate  gradient ascent on X from the current model (METHOD.md);
+                then, optionally, the fine-tuning defense on held-out public data.
 
-Exact unlearning replays the original fine-tune: same starting weights, same optimiser, same
-seeded epoch orders, with the samples of X skipped, so θ and θ_u differ only through X.
-A stage whose checkpoint exists is loaded, not retrained.
+A stage whose checkpoint exists is loaded, not retrained. Deletions are cumulative when a
+caller passes everything forgotten so far: exact unlearning retrains without all of it.
 """
 
 from __future__ import annotations
@@ -21,9 +25,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from developer.config import CIFAR10_MEAN, CIFAR10_STD, DataConfig, Profile, Regime
+from developer.config import CIFAR10_MEAN, CIFAR10_STD, DataConfig, Profile, Regime, UnlearningConfig
 from developer.data import Splits, epoch_order, prepare_splits
 from developer.training import evaluate, train_epochs
+from developer.unlearning import gradient_ascent, heldout_public_slice
 from shared.artifacts import content_version, load_version, read_metadata, save_version, weights_to_bytes
 from shared.atomic import write_json
 from shared.data import select_forget_set
@@ -32,16 +37,6 @@ from shared.runtime import seed_everything
 from shared.schemas import ModelMetadata, Normalization
 
 DELETION_FILE = "deletion.json"  # private to the developer: never pushed
-
-
-@dataclass(frozen=True)
-class ForgetRequest:
-    """Remove a proportion of each listed class's samples from the fine-tuning set."""
-
-    targets: tuple[tuple[int, float], ...]  # (class index, proportion in (0, 1])
-
-    def key(self) -> str:
-        return ",".join(f"{c}:{p:g}" for c, p in sorted(self.targets))
 
 
 @dataclass(frozen=True)
@@ -74,35 +69,61 @@ class Developer:
     def finetune_indices(self) -> np.ndarray:
         return self.splits.finetune_set(self.regime)
 
-    # ---------------------------------------------------------------- stages
-    def pretrain(self) -> TrainedVersion:
-        key = _digest(self.data, self.profile)
-        return self._cached("pretrained", key, self._train_pretrained)
+    @property
+    def classes(self) -> tuple[str, ...]:
+        return self.splits.classes
 
-    def finetune(self) -> TrainedVersion:
-        key = _digest(self.data, self.profile, self.regime)
-        start = self.pretrain()
-        return self._cached("original", key,
-                            lambda: self._finetune(np.empty(0, dtype=np.int64), "original", start, start))
+    # ---------------------------------------------------------------- what to forget
+    def class_index(self, name: str | int) -> int:
+        if isinstance(name, int) or (isinstance(name, str) and name.isdigit()):
+            index = int(name)
+            if 0 <= index < len(self.classes):
+                return index
+        elif name in self.classes:
+            return self.classes.index(name)
+        raise ValueError(f"unknown class {name!r}; the classes are {', '.join(self.classes)}")
 
-    def forget_set(self, request: ForgetRequest) -> np.ndarray:
-        """X: for each (class, p), a seeded proportion p of that class's samples in F."""
+    def forget_set(self, targets: list[tuple[int, float]] = (), sample_ids: list[int] = ()) -> np.ndarray:
+        """X within the fine-tuning set F: for each (class, p) a seeded proportion p of that class's
+        samples in F; and the given sample ids of D_u that are in F. Ids outside D_u are an error."""
+        parts = [np.empty(0, dtype=np.int64)]
         labels = self.splits.dataset.train_y[self.finetune_indices]
-        parts = [select_forget_set(self.finetune_indices, labels, c, p, self.data.seed) for c, p in request.targets]
+        for c, p in targets:
+            parts.append(select_forget_set(self.finetune_indices, labels, c, p, self.data.seed))
+        if len(sample_ids):
+            ids = np.unique(np.asarray(sample_ids, dtype=np.int64))
+            outside = ids[~np.isin(ids, self.splits.du)]
+            if outside.size:
+                raise ValueError(f"{outside.size} sample ids are not in D_u, e.g. {outside[:5].tolist()}")
+            parts.append(ids[np.isin(ids, self.finetune_indices)])
         return np.unique(np.concatenate(parts))
 
-    def unlearn(self, request: ForgetRequest) -> TrainedVersion:
-        for c, _ in request.targets:
-            if not 0 <= c < len(self.splits.classes):
-                raise ValueError(f"class {c} does not exist: the dataset has {len(self.splits.classes)} classes")
-        key = _digest(self.data, self.profile, self.regime, "exact", request.key())
-        forget = self.forget_set(request)
-        start, parent = self.pretrain(), self.finetune()
-        version = self._cached("unlearned", key, lambda: self._finetune(forget, "unlearned", start, parent))
-        deletion = {"targets": [{"class": c, "class_name": self.splits.classes[c], "proportion": p}
-                                for c, p in request.targets],
-                    "method": "exact", "removed": int(forget.size), "sample_ids": forget.tolist()}
-        write_json(version.path / DELETION_FILE, deletion)
+    # ---------------------------------------------------------------- stages
+    def pretrain(self) -> TrainedVersion:
+        return self._cached("pretrained", _digest(self.data, self.profile), self._train_pretrained)
+
+    def finetune(self) -> TrainedVersion:
+        start = self.pretrain()
+        return self._cached("original", _digest(self.data, self.profile, self.regime),
+                            lambda: self._replay_finetune(start, exclude=np.empty(0, np.int64)))
+
+    def unlearn(self, forget: np.ndarray, config: UnlearningConfig = UnlearningConfig(),
+                base: TrainedVersion | None = None, new: np.ndarray | None = None) -> TrainedVersion:
+        """θ_u without `forget` (all samples forgotten so far). Approximate unlearning ascends on
+        `new` (the samples of this request; default `forget`) from `base` (default θ)."""
+        original = self.finetune()
+        base = base or original
+        new = forget if new is None else new
+        if config.method == "exact":
+            key = _digest(self.data, self.profile, self.regime, config, _ids_digest(forget))
+            work = lambda: self._exact(forget, config, parent=base)  # noqa: E731
+        else:
+            key = _digest(self.data, self.profile, self.regime, config, _ids_digest(new), base.version)
+            work = lambda: self._approximate(new, config, base)  # noqa: E731
+        version = self._cached("unlearned", key, work)
+        write_json(version.path / DELETION_FILE, {
+            "method": config.method, "config": config.model_dump(), "removed_total": int(forget.size),
+            "removed_by_request": int(new.size), "sample_ids": forget.tolist(), "base": base.version})
         return version
 
     # ---------------------------------------------------------------- work
@@ -120,19 +141,58 @@ class Developer:
                                batch_size=prof.batch_size, scheduler=scheduler, desc="pretrain")
         return model, {"epochs": prof.pretrain_epochs, "samples": int(self.splits.d0.size), "history": history}
 
-    def _finetune(self, exclude: np.ndarray, stage: str, start: TrainedVersion, parent: TrainedVersion):
+    def _replay_finetune(self, start: TrainedVersion, exclude: np.ndarray, order_seed: int | None = None,
+                         noise_sigma: float = 0.0, desc: str = "original") -> tuple[torch.nn.Module, dict]:
+        """Fine-tune `start` on F minus `exclude`, visiting F in the seeded orders of the original."""
         model = start.load().to(self.device)
         reg = self.regime
         optimizer = torch.optim.SGD(model.parameters(), lr=reg.lr, momentum=reg.momentum,
                                     weight_decay=reg.weight_decay)
+        seed = self.data.seed if order_seed is None else order_seed
         orders = []
         for e in range(reg.epochs):
-            order = epoch_order(self.finetune_indices, self.data.seed, e)
+            order = epoch_order(self.finetune_indices, seed, e)
             orders.append(order[~np.isin(order, exclude)])
         ds = self.splits.dataset
         history = train_epochs(model, ds.train_x, ds.train_y, orders, optimizer, self.device,
-                               batch_size=reg.batch_size, freeze_batchnorm=reg.batchnorm == "frozen", desc=stage)
-        return model, {"epochs": reg.epochs, "history": history, "parent": parent.version}
+                               batch_size=reg.batch_size, freeze_batchnorm=reg.batchnorm == "frozen",
+                               grad_noise=noise_sigma, noise_seed=seed + 0x5EED, desc=desc)
+        return model, {"epochs": reg.epochs, "history": history, "parent": start.version}
+
+    def _exact(self, forget: np.ndarray, config: UnlearningConfig, parent: TrainedVersion):
+        order_seed = None
+        if config.reseed:
+            order_seed = int.from_bytes(hashlib.sha256(f"{self.data.seed}:{_ids_digest(forget)}".encode())
+                                        .digest()[:4], "little")
+        model, info = self._replay_finetune(self.pretrain(), forget, order_seed, config.noise_sigma, "unlearn (exact)")
+        info["parent"] = parent.version
+        info["method"] = "exact"
+        return self._defend(model, config, info)
+
+    def _approximate(self, new: np.ndarray, config: UnlearningConfig, base: TrainedVersion):
+        model = base.load()
+        ds = self.splits.dataset
+        info = gradient_ascent(model, ds.train_x, ds.train_y, new, self.device, lr=config.approx_lr,
+                               epochs=config.approx_epochs, batch_size=config.approx_batch,
+                               noise_sigma=config.noise_sigma, noise_seed=self.data.seed + 0xA5)
+        info.update({"parent": base.version, "method": "approximate", "history": []})
+        return self._defend(model, config, info)
+
+    def _defend(self, model: torch.nn.Module, config: UnlearningConfig, info: dict):
+        """The fine-tuning defense: train on a held-out slice of public data D0 (if configured)."""
+        if config.finetune_samples == 0:
+            return model, info
+        public = heldout_public_slice(self.splits.d0, config.finetune_samples, self.data.seed)
+        reg = self.regime
+        optimizer = torch.optim.SGD(model.parameters(), lr=reg.lr, momentum=reg.momentum)
+        orders = [epoch_order(public, self.data.seed + 0xDF, e) for e in range(config.finetune_epochs)]
+        ds = self.splits.dataset
+        history = train_epochs(model, ds.train_x, ds.train_y, orders, optimizer, self.device,
+                               batch_size=reg.batch_size, freeze_batchnorm=reg.batchnorm == "frozen",
+                               desc="defense fine-tune")
+        info["history"] = info.get("history", []) + history
+        info["defense_finetune"] = {"samples": config.finetune_samples, "epochs": config.finetune_epochs}
+        return model, info
 
     def _cached(self, stage: str, key: str, train) -> TrainedVersion:
         path = self.workdir / "checkpoints" / f"{stage}-{key}"
@@ -171,6 +231,10 @@ class Developer:
         return ModelMetadata(version=version, parent=parent, architecture=self.profile.architecture,
                              input_shape=ds.input_shape, classes=list(ds.classes), normalization=norm,
                              created_at=datetime.now(timezone.utc), training=training)
+
+
+def _ids_digest(ids: np.ndarray) -> str:
+    return hashlib.sha256(np.asarray(ids, dtype=np.int64).tobytes()).hexdigest()[:16]
 
 
 def _digest(*parts) -> str:

@@ -41,7 +41,9 @@ def push_version(path: Path, server_url: str, token: str, deploy: bool = True,
         try:
             meta = _check(client.post("/admin/models", files=files), "upload")
             if deploy:
-                body = {"version": meta["version"], "options": (options or DeploymentOptions()).model_dump()}
+                body = {"version": meta["version"]}
+                if options is not None:  # else the server applies its configured defenses
+                    body["options"] = options.model_dump()
                 _check(client.put("/admin/deployment", json=body), "deploy")
         except httpx.HTTPError as exc:
             raise PushError(f"cannot reach the server at {server_url}: {exc}") from None

@@ -1,0 +1,26 @@
+"""Build a `Developer` from settings: the one place the CLI and the service configure it."""
+
+from __future__ import annotations
+
+from developer.config import PROFILES, REGIMES, DataConfig
+from developer.pipeline import Developer
+from developer.settings import DeveloperSettings
+from shared.runtime import configure_threads, select_device
+
+
+def developer_from_settings(settings: DeveloperSettings) -> Developer:
+    if settings.profile not in PROFILES:
+        raise ValueError(f"unknown profile {settings.profile!r}; choose from {', '.join(PROFILES)}")
+    if settings.regime not in REGIMES:
+        raise ValueError(f"unknown regime {settings.regime!r}; choose from {', '.join(REGIMES)}")
+    profile = PROFILES[settings.profile]
+    updates = {}
+    if settings.pretrain_epochs is not None:
+        updates["pretrain_epochs"] = settings.pretrain_epochs
+    if settings.width is not None:
+        updates["architecture"] = profile.architecture.model_copy(update={"width": settings.width})
+    profile = profile.model_validate({**profile.model_dump(), **updates})
+    data = DataConfig(dataset=settings.dataset, seed=settings.seed, train_limit=settings.train_limit,
+                      test_limit=settings.test_limit)
+    configure_threads(settings.threads)
+    return Developer(settings.workdir, data, profile, REGIMES[settings.regime], select_device(settings.device))

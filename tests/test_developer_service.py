@@ -1,0 +1,117 @@
+"""The developer's deletion-request service, with a real inference server to deploy to."""
+
+from __future__ import annotations
+
+import time
+
+import httpx
+import pytest
+from fastapi.testclient import TestClient
+
+from developer.service import create_app
+from developer.settings import DeveloperSettings
+
+pytestmark = pytest.mark.slow
+
+TINY = dict(train_limit=3000, test_limit=300, pretrain_epochs=1, width=4, threads=2)
+TOKEN = "dev-token"
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+
+
+def settings(tmp_path, server) -> DeveloperSettings:
+    return DeveloperSettings(workdir=tmp_path / "dev", api_token=TOKEN, server_url=server.url,
+                             server_token=server.token, **TINY)
+
+
+def wait_done(client: TestClient, request_id: str, timeout: float = 120) -> dict:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        status = client.get(f"/deletion-requests/{request_id}", headers=AUTH).json()
+        if status["state"] in ("deployed", "failed"):
+            return status
+        time.sleep(0.2)
+    raise TimeoutError(status)
+
+
+def served_version(server) -> str:
+    return httpx.get(f"{server.url}/v1/model").json()["version"]
+
+
+def test_deletion_requests_are_unlearned_in_order_and_deployed(tmp_path, server_process):
+    with TestClient(create_app(settings(tmp_path, server_process))) as client:
+        first = client.post("/deletion-requests", json={"classes": [{"class": "cat", "proportion": 0.5},
+                                                                    {"class": 1, "proportion": 0.2}]}, headers=AUTH)
+        assert first.status_code == 202 and first.json()["state"] == "queued"
+        second = client.post("/deletion-requests", json={"classes": [{"class": "cat", "proportion": 0.5}]},
+                             headers=AUTH)
+        third = client.post("/deletion-requests", json={"classes": [{"class": "dog", "proportion": 1.0}],
+                                                        "unlearning": {"method": "approximate"}}, headers=AUTH)
+        done = [wait_done(client, r.json()["id"]) for r in (first, second, third)]
+        health = client.get("/healthz").json()
+    assert [d["state"] for d in done] == ["deployed"] * 3, done
+    assert [d["sequence"] for d in done] == [1, 2, 3]
+    assert done[0]["removed"] > 0
+    assert done[1]["removed"] == 0 and done[1]["version"] == done[0]["version"]  # nothing new to forget
+    assert "already forgotten" in done[1]["note"]
+    assert done[2]["version"] != done[0]["version"]
+    assert served_version(server_process) == done[2]["version"] == health["deployed_version"]
+    assert health["forgotten"] == done[0]["removed"] + done[2]["removed"]
+
+
+@pytest.mark.parametrize("body, words", [
+    ({"classes": [{"class": "unicorn", "proportion": 0.5}]}, "unknown class"),
+    ({"classes": [{"class": 42, "proportion": 0.5}]}, "unknown class"),
+    ({"classes": [{"class": "cat", "proportion": 0.0}]}, "greater than 0"),
+    ({"classes": [{"class": "cat", "proportion": 1.5}]}, "less than or equal to 1"),
+    ({"sample_ids": []}, "empty"),
+    ({"classes": []}, "empty"),
+    ({}, "either"),
+    ({"sample_ids": [0], "classes": [{"class": "cat", "proportion": 0.5}]}, "either"),
+    ({"sample_ids": [10**9]}, "not in D_u"),
+    ({"classes": [{"class": "cat", "proportion": 0.5}], "unlearning": {"method": "magic"}}, "method"),
+])
+def test_invalid_requests_are_422_and_not_queued(tmp_path, server_process, body, words):
+    app = create_app(settings(tmp_path, server_process), start_worker=False)
+    with TestClient(app) as client:
+        r = client.post("/deletion-requests", json=body, headers=AUTH)
+        assert r.status_code == 422, r.text
+        assert words in r.json()["detail"]
+        assert client.get("/deletion-requests", headers=AUTH).json() == []
+
+
+def test_ids_of_public_data_are_refused(tmp_path, server_process):
+    app = create_app(settings(tmp_path, server_process), start_worker=False)
+    public_id = int(app.state.worker.developer.splits.d0[0])
+    with TestClient(app) as client:
+        r = client.post("/deletion-requests", json={"sample_ids": [public_id]}, headers=AUTH)
+    assert r.status_code == 422 and "not in D_u" in r.json()["detail"]
+
+
+def test_auth_and_unknown_ids(tmp_path, server_process):
+    app = create_app(settings(tmp_path, server_process), start_worker=False)
+    with TestClient(app) as client:
+        body = {"classes": [{"class": "cat", "proportion": 0.5}]}
+        assert client.post("/deletion-requests", json=body).status_code == 401
+        assert client.post("/deletion-requests", json=body, headers={"Authorization": "Bearer x"}).status_code == 403
+        assert client.get("/deletion-requests/abc123", headers=AUTH).status_code == 404
+        assert client.get("/healthz").status_code == 200
+
+
+def test_a_restart_loses_no_queued_request(tmp_path, server_process):
+    config = settings(tmp_path, server_process)
+    with TestClient(create_app(config, start_worker=False)) as client:  # accepts, but nobody works
+        ids = [client.post("/deletion-requests", json={"classes": [{"class": c, "proportion": 0.5}]},
+                           headers=AUTH).json()["id"] for c in ("bird", "ship")]
+        assert [s["state"] for s in client.get("/deletion-requests", headers=AUTH).json()] == ["queued"] * 2
+    with TestClient(create_app(config)) as client:  # the restarted service works the queue off
+        done = [wait_done(client, i) for i in ids]
+    assert [d["state"] for d in done] == ["deployed", "deployed"]
+    assert served_version(server_process) == done[1]["version"]
+
+
+def test_failures_are_reported_with_their_reason(tmp_path, server_process):
+    config = settings(tmp_path, server_process).model_copy(update={"server_url": "http://127.0.0.1:9"})
+    with TestClient(create_app(config)) as client:
+        r = client.post("/deletion-requests", json={"classes": [{"class": "cat", "proportion": 0.5}]}, headers=AUTH)
+        status = wait_done(client, r.json()["id"])
+    assert status["state"] == "failed" and "cannot reach the server" in status["reason"]
