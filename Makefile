@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo test lint bench-server bench-probing clean
+.PHONY: install demo test lint bench-server bench-defenses bench-developer bench-probing bench-statistics clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -26,3 +26,18 @@ test: lint
 
 clean:
 	rm -rf runs .pytest_cache
+
+bench-server: $(STAMP)
+	$(BIN)/python benchmarks/bench_server.py $(BENCH_ARGS)
+
+bench-defenses: $(STAMP)
+	$(BIN)/python benchmarks/defense_examples.py $(BENCH_ARGS)
+
+bench-developer: $(STAMP)
+	$(BIN)/python benchmarks/bench_developer.py $(BENCH_ARGS)
+
+bench-statistics: $(STAMP)
+	$(BIN)/python benchmarks/compare_statistics.py $(BENCH_ARGS)
+
+bench-probing: $(STAMP)
+	$(BIN)/python benchmarks/bench_probing.py $(BENCH_ARGS)
