@@ -1,4 +1,5 @@
-"""The attack's outputs: a JSON report, a bar chart of beta per class, and a terminal table."""
+"""The attack's outputs: report.json, a bar chart of the scores per class (report-chart.png), a
+Markdown summary (report.md), and a terminal table."""
 
 from __future__ import annotations
 
@@ -12,63 +13,88 @@ import numpy as np  # noqa: E402
 from rich.console import Console  # noqa: E402
 from rich.table import Table  # noqa: E402
 
-from shared.atomic import write_json  # noqa: E402
+from shared.atomic import atomic_write, write_json  # noqa: E402
+
+LABELS = {"beta": "change in confidence on own probes (β)", "logodds": "change in log-odds on own probes",
+          "logit": "change in centred log-probability, all probes", "zlogit": "logit change / standard error"}
 
 
-def build_report(*, classes: list[str], beta: np.ndarray, ranking: list[int], probes_per_class: list[int],
-                 versions: dict[str, str], queries: dict[str, int], statistic: str, extra: dict | None = None) -> dict:
-    return {
-        "versions": versions,
-        "statistic": statistic,
-        "ranking": [classes[c] for c in ranking],
-        "beta": {classes[c]: (None if np.isnan(beta[c]) else float(beta[c])) for c in range(len(classes))},
-        "probes_per_class": dict(zip(classes, probes_per_class)),
-        "queries": {**queries, "total": int(sum(queries.values()))},
-        **(extra or {}),
-    }
+def write_report(run_dir: Path, report: dict) -> dict[str, Path]:
+    run_dir = Path(run_dir)
+    paths = {"json": run_dir / "report.json", "markdown": run_dir / "report.md"}
+    write_json(paths["json"], report)
+    atomic_write(paths["markdown"], markdown(report).encode())
+    if report["rankable"]:
+        paths["chart"] = run_dir / "report-chart.png"
+        plot_scores(report, paths["chart"])
+    return paths
 
 
-def write_report(run_dir: Path, report: dict, name: str = "report") -> tuple[Path, Path]:
-    json_path = Path(run_dir) / f"{name}.json"
-    png_path = Path(run_dir) / f"{name}-beta.png"
-    write_json(json_path, report)
-    plot_beta(report, png_path)
-    return json_path, png_path
-
-
-def plot_beta(report: dict, path: Path) -> None:
-    """Bar chart of beta per class; the top-ranked class highlighted."""
-    classes = list(report["beta"])
-    values = np.array([np.nan if report["beta"][c] is None else report["beta"][c] for c in classes])
-    top = report["ranking"][0] if report["ranking"] else None
-    colors = ["#c0392b" if c == top else "#7f8c8d" for c in classes]
+def plot_scores(report: dict, path: Path) -> None:
+    """One bar per class, as in the report's figures; the inferred classes in red."""
+    classes = list(report["scores"])
+    values = np.array([np.nan if report["scores"][c] is None else report["scores"][c] for c in classes])
+    inferred = set(report["inferred"])
     fig, ax = plt.subplots(figsize=(8, 4), dpi=120)
-    ax.bar(range(len(classes)), np.nan_to_num(values), color=colors)
+    ax.bar(range(len(classes)), np.nan_to_num(values), color=["#c0392b" if c in inferred else "#7f8c8d"
+                                                              for c in classes])
     ax.axhline(0, color="black", linewidth=0.8)
     ax.set_xticks(range(len(classes)), classes, rotation=45, ha="right")
-    ax.set_ylabel("change in confidence on own probes (β)")
+    ax.set_ylabel(LABELS.get(report["statistic"], report["statistic"]), fontsize=9)
     versions = report["versions"]
-    ax.set_title(f"{versions['before']} → {versions['after']}: inferred '{top}'", fontsize=10)
+    ax.set_title(f"{versions['before']} → {versions['after']}: inferred {', '.join(report['inferred'])} "
+                 f"(confidence {report['confidence']['label']})", fontsize=10)
     ax.ticklabel_format(axis="y", style="sci", scilimits=(-3, 3))
     fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp.png")
     fig.savefig(tmp)
     plt.close(fig)
     tmp.replace(path)
 
 
+def markdown(report: dict) -> str:
+    v, q = report["versions"], report["queries"]
+    lines = [f"# Label inference: {v['before']} → {v['after']}", ""]
+    if not report["rankable"]:
+        lines += [f"**No ranking.** {report['reason']}.", ""]
+    else:
+        c = report["confidence"]
+        lines += [f"Inferred removed: **{', '.join(report['inferred'])}** (confidence {c['label']}: lead "
+                  f"{c['lead']:.2f}, separation {c['top_separation']:.2f} robust SD; statistic "
+                  f"`{report['statistic']}`; {report['removed_count']['used']} class(es) named, "
+                  f"{report['removed_count']['estimated']} estimated to stand out).", "",
+                  "| rank | class | score | separation | probes |", "|---|---|---|---|---|"]
+        for i, name in enumerate(report["ranking"], 1):
+            score, sep = report["scores"][name], report["separation"][name]
+            lines.append(f"| {i} | {name} | {_fmt(score)} | {_fmt(sep, '.2f')} | {report['probes_per_class'][name]} |")
+        lines.append("")
+    lines += [f"Queries: {q['total']:,} ({q['probing']:,} probing, {q['snapshot_before']:,} + "
+              f"{q['snapshot_after']:,} snapshots). Optimiser: `{report['optimizer']}`."]
+    if "wall_seconds" in report:
+        lines.append(f"Wall time: {report['wall_seconds']:.0f} s.")
+    lines += [f"- note: {n}" for n in report["notes"]]
+    return "\n".join(lines) + "\n"
+
+
 def print_ranking(report: dict, console: Console | None = None) -> None:
     console = console or Console()
-    table = Table(title=f"classes ranked by confidence drop ({report['statistic']})")
-    table.add_column("rank", justify="right")
-    table.add_column("class")
-    table.add_column("β", justify="right")
-    table.add_column("probes", justify="right")
+    for note in report["notes"]:
+        console.print(f"[yellow]note:[/] {note}")
+    if not report["rankable"]:
+        console.print(f"[bold red]no ranking:[/] {report['reason']}")
+        return
+    table = Table(title=f"classes ranked by {report['statistic']} (most negative first)")
+    for column in ("rank", "class", "score", "separation", "probes"):
+        table.add_column(column, justify="left" if column == "class" else "right")
     for i, name in enumerate(report["ranking"], 1):
-        beta = report["beta"][name]
-        table.add_row(str(i), name, "n/a" if beta is None else f"{beta:+.3e}", str(report["probes_per_class"][name]))
+        style = "bold red" if name in report["inferred"] else None
+        table.add_row(str(i), name, _fmt(report["scores"][name]), _fmt(report["separation"][name], ".2f"),
+                      str(report["probes_per_class"][name]), style=style)
     console.print(table)
-    q = report["queries"]
-    console.print(f"versions {report['versions']['before']} → {report['versions']['after']}; "
-                  f"queries: {q['total']:,} in all")
+    c = report["confidence"]
+    console.print(f"inferred: {', '.join(report['inferred'])}  (confidence {c['label']}, lead {c['lead']:.2f}); "
+                  f"queries {report['queries']['total']:,}")
+
+
+def _fmt(value, spec: str = "+.3e") -> str:
+    return "n/a" if value is None else format(value, spec)

@@ -5,7 +5,8 @@ what the black-box attack makes of it — the real attacker CLI probing through 
 then inferring after the unlearned model is deployed with the same option.
 
 Scenario: cpu profile, paper-code regime, exact unlearning of 0.5 of class 'cat'; the attacker
-makes 1 probe per class (ZOO, p_c >= 0.999, early accept, at most 100,000 queries per probe).
+makes 2 probes per class (NES, p_c >= 0.9995, at most 20,000 queries per probe) and ranks with
+the log-odds statistic.
 This is an example per option, not an evaluation: one class, one seed.
 """
 
@@ -86,24 +87,29 @@ def main() -> None:
                           ).raise_for_status()
                 accuracy = served_accuracy(server.url, test_x, dataset.test_y)
                 run = args.workdir / "attack" / name.replace(" ", "-")
+                (run / "report.json").unlink(missing_ok=True)  # from an earlier run of this script
                 start = time.perf_counter()
-                probe = cli("attacker", "probe", "--run", str(run), "--per-class", "1", "--threshold", "0.999",
-                            "--early-accept", "--max-queries", "100000", "--fresh", env=env, check=False)
+                probe = cli("attacker", "probe", "--run", str(run), "--per-class", "2", "--method", "nes",
+                            "--max-queries", "20000", "--fresh", env=env, check=False)
                 admin.put("/admin/deployment", json={"version": unlearned["version"], "options": options}
                           ).raise_for_status()
-                infer = cli("attacker", "infer", "--run", str(run), env=env, check=False)
+                infer = cli("attacker", "infer", "--run", str(run), "--statistic", "logodds", env=env, check=False)
                 seconds = time.perf_counter() - start
                 accepted = sum(1 for line in probe.stderr.splitlines() if ": accepted," in line)
+                report = json.loads((run / "report.json").read_text()) if (run / "report.json").exists() else None
                 if infer.returncode == 0:
-                    report = json.loads((run / "report.json").read_text())
                     ranking = report["ranking"]
-                    outcome = f"rank of cat: {ranking.index('cat') + 1} (top: {ranking[0]})"
-                    queries = report["queries"]["total"]
+                    outcome = (f"rank of cat: {ranking.index('cat') + 1} (top: {ranking[0]}, confidence "
+                               f"{report['confidence']['label']})")
+                elif probe.returncode == 3:
+                    outcome = "refused: " + " ".join(probe.stderr.split("cannot run:")[-1].split())
+                elif report is not None and not report["rankable"]:
+                    outcome = "no ranking: " + report["reason"]
                 else:
-                    outcome = "no ranking: " + (infer.stderr.strip().splitlines() or ["?"])[-1][:80]
-                    queries = None
+                    outcome = "failed: " + (infer.stderr.strip().splitlines() or ["?"])[-1][:100]
+                queries = report["queries"]["total"] if report else None
                 rows.append((name, accuracy, accepted, queries, outcome, seconds))
-                print(f"{name}: accuracy {accuracy:.4f}, {accepted}/10 probes accepted, {outcome}", flush=True)
+                print(f"{name}: accuracy {accuracy:.4f}, {accepted}/20 probes accepted, {outcome}", flush=True)
             admin.close()
         finally:
             server.stop()
@@ -111,7 +117,7 @@ def main() -> None:
     print("|---|---|---|---|---|---|")
     for name, accuracy, accepted, queries, outcome, seconds in rows:
         q = f"{queries:,}" if queries else "–"
-        print(f"| {name} | {accuracy:.4f} | {accepted}/10 | {q} | {outcome} | {seconds:.0f} s |")
+        print(f"| {name} | {accuracy:.4f} | {accepted}/20 | {q} | {outcome} | {seconds:.0f} s |")
 
 
 if __name__ == "__main__":

@@ -4,7 +4,7 @@ Three separate programs that talk only HTTP:
 
 1. the server starts with an empty model store;
 2. the developer pretrains on D0, fine-tunes on D_u (the original model) and deploys it;
-3. the attacker makes probes for every class against it and records its answers;
+3. the attacker makes probes for every class against it (query-efficient NES) and records its answers;
 4. the attacker starts waiting for a new version; the developer receives a deletion request,
    unlearns (exact: retrains without X) and deploys the unlearned model;
 5. the attacker notices, records the new answers, and ranks the classes.
@@ -20,21 +20,12 @@ import json
 import os
 import secrets
 import shutil
-import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-import httpx
-
-ROOT = Path(__file__).resolve().parent.parent
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from devtools.processes import ROOT, ServerProcess, stop_process
 
 
 def step(title: str) -> None:
@@ -52,30 +43,6 @@ def last_json_line(output: str) -> dict:
     return json.loads([line for line in output.splitlines() if line.startswith("{")][-1])
 
 
-def wait_ready(url: str, server: subprocess.Popen, timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            raise RuntimeError(f"the server exited with status {server.returncode}")
-        try:
-            if httpx.get(f"{url}/healthz", timeout=1.0).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.3)
-    raise RuntimeError(f"the server did not come up within {timeout:.0f} s")
-
-
-def stop(proc: subprocess.Popen | None) -> None:
-    if proc is not None and proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--class", dest="cls", default="cat", help="class to unlearn from (default %(default)s)")
@@ -83,8 +50,10 @@ def main() -> int:
     parser.add_argument("--regime", default="paper-code", help="fine-tuning regime (default %(default)s)")
     parser.add_argument("--profile", default="cpu")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--per-class", type=int, default=2, help="probes per class (paper: 20; demo: 2)")
-    parser.add_argument("--threshold", type=float, default=0.999, help="probe acceptance (paper: 0.9995)")
+    parser.add_argument("--per-class", type=int, default=4, help="probes per class (paper: 20; demo: 4)")
+    parser.add_argument("--threshold", type=float, default=0.9995, help="probe acceptance (the paper's 0.9995)")
+    parser.add_argument("--method", default="nes", help="probe optimiser: nes (default) or zoo (the paper's)")
+    parser.add_argument("--statistic", default="logodds", help="beta (the paper's), logodds (default), logit, zlogit")
     parser.add_argument("--workdir", type=Path, default=Path("runs/demo"))
     parser.add_argument("--developer-args", default="", help="extra arguments for every developer command")
     args = parser.parse_args()
@@ -94,20 +63,16 @@ def main() -> int:
     store, attack_run = workdir / "server-store", workdir / "attacker"
     shutil.rmtree(store, ignore_errors=True)  # a fresh server and attacker every time;
     shutil.rmtree(attack_run, ignore_errors=True)  # the developer keeps its checkpoint cache
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    env = {**os.environ, "UIA_SERVER_URL": url, "UIA_ADMIN_TOKEN": secrets.token_urlsafe(24),
-           "PYTHONUNBUFFERED": "1"}
-    env["UIA_SERVER_ADMIN_TOKEN"] = env["UIA_ADMIN_TOKEN"]
+    token = secrets.token_urlsafe(24)
+    server = ServerProcess(store, token, {"PYTHONUNBUFFERED": "1"})
+    env = {**os.environ, "UIA_SERVER_URL": server.url, "UIA_ADMIN_TOKEN": token, "PYTHONUNBUFFERED": "1"}
     py = sys.executable
     dev_common = ["--workdir", str(workdir / "developer"), "--profile", args.profile, "--regime", args.regime,
                   "--seed", str(args.seed), *args.developer_args.split()]
-    server = waiter = None
+    waiter = None
     try:
-        step(f"server: starting on {url}")
-        server = subprocess.Popen([py, "-m", "server", "serve", "--port", str(port), "--store-dir", str(store),
-                                   "--log-level", "warning"], cwd=ROOT, env=env)
-        wait_ready(url, server)
+        step(f"server: starting on {server.url}")
+        server.start()
 
         step("developer: pretrain on D0, fine-tune on D_u, deploy the original model")
         original = last_json_line(run([py, "-m", "developer", "finetune", *dev_common, "--push"], env, capture=True))
@@ -115,11 +80,11 @@ def main() -> int:
 
         step("attacker: probes for every class, then a snapshot of the original model")
         run([py, "-m", "attacker", "probe", "--run", str(attack_run), "--per-class", str(args.per_class),
-             "--threshold", str(args.threshold), "--seed", str(args.seed), "--early-accept", "--fresh"], env)
+             "--threshold", str(args.threshold), "--seed", str(args.seed), "--method", args.method, "--fresh"], env)
 
         step("attacker: waiting for the model to change (in the background)")
         waiter = subprocess.Popen([py, "-m", "attacker", "infer", "--run", str(attack_run), "--wait", "--poll", "1",
-                                   "--wait-timeout", "900"], cwd=ROOT, env=env)
+                                   "--wait-timeout", "900", "--statistic", args.statistic], cwd=ROOT, env=env)
 
         step(f"developer: deletion request: {args.proportion:g} of class '{args.cls}'; exact unlearning, deploy")
         unlearned = last_json_line(run([py, "-m", "developer", "unlearn", *dev_common, "--class", args.cls,
@@ -127,20 +92,21 @@ def main() -> int:
         print(f"unlearned model {unlearned['version']}: test accuracy {unlearned['test_accuracy']}")
 
         step("attacker: sees the new version, snapshots it, infers")
-        if waiter.wait(timeout=900) != 0:
+        if waiter.wait(timeout=900) not in (0, 3):  # 3: it ran, but the outputs allowed no ranking
             raise RuntimeError(f"the attacker failed with status {waiter.returncode}")
         report = json.loads((attack_run / "report.json").read_text())
-    except (subprocess.CalledProcessError, RuntimeError, subprocess.TimeoutExpired) as exc:
+    except (subprocess.CalledProcessError, RuntimeError, TimeoutError, subprocess.TimeoutExpired) as exc:
         print(f"demo failed: {exc}", file=sys.stderr)
         return 1
     finally:
-        stop(waiter)
-        stop(server)
+        stop_process(waiter)
+        server.stop()
 
-    print(f"\nreport: {attack_run / 'report.json'}\nchart:  {attack_run / 'report-beta.png'}")
+    print(f"\nreport: {attack_run / 'report.json'}\nchart:  {attack_run / 'report-chart.png'}")
     print(f"queries: {report['queries']['total']:,} (probing {report['queries']['probing']:,}); "
           f"demo wall time {time.perf_counter() - started:.0f} s")
-    print(f"removed: {', '.join(unlearned['removed_classes'])} inferred: {', '.join(report['ranking'])}")
+    inferred = ", ".join(report["ranking"]) if report["rankable"] else f"nothing ({report['reason']})"
+    print(f"removed: {', '.join(unlearned['removed_classes'])} inferred: {inferred}")
     return 0
 
 

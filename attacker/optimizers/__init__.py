@@ -2,8 +2,9 @@
 high confidence, using only the probabilities it returns. One optimiser per module."""
 
 from attacker.optimizers.base import BlackBox, ProbeOptimizer, ProbeResult
+from attacker.optimizers.nes import LowResNES
 from attacker.optimizers.zoo import Zoo
 
-OPTIMIZERS: dict[str, type[ProbeOptimizer]] = {"zoo": Zoo}
+OPTIMIZERS: dict[str, type[ProbeOptimizer]] = {"zoo": Zoo, "nes": LowResNES}
 
-__all__ = ["OPTIMIZERS", "BlackBox", "ProbeOptimizer", "ProbeResult", "Zoo"]
+__all__ = ["OPTIMIZERS", "BlackBox", "LowResNES", "ProbeOptimizer", "ProbeResult", "Zoo"]
