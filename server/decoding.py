@@ -24,7 +24,7 @@ def media_type(content_type: str | None) -> str:
 
 def parse_shape(text: str | None) -> list[int]:
     if not text:
-        raise ApiError(422, "invalid_input", f"a binary body needs the header X-Batch-Shape: N,C,H,W")
+        raise ApiError(422, "invalid_input", "a binary body needs the header X-Batch-Shape: N,C,H,W")
     try:
         shape = [int(part) for part in text.split(",")]
     except ValueError:
