@@ -119,9 +119,7 @@ def settings_from(args) -> DeveloperSettings:
     overrides = {k: getattr(args, k) for k in CONFIG_FIELDS + ("host", "port", "server_url")
                  if getattr(args, k, None) is not None}
     settings = DeveloperSettings(**overrides)
-    unlearning = unlearning_overrides(args)
-    if unlearning:
-        settings.unlearning = settings.unlearning.model_validate({**settings.unlearning.model_dump(), **unlearning})
+    settings.unlearning = settings.unlearning.with_overrides(**unlearning_overrides(args))
     return settings
 
 

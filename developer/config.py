@@ -93,3 +93,8 @@ class UnlearningConfig(Frozen):
     finetune_samples: int = Field(0, ge=0, description="defense: then fine-tune on this many held-out public "
                                                        "samples (0 = off)")
     finetune_epochs: int = Field(1, ge=1)
+
+    def with_overrides(self, **overrides) -> UnlearningConfig:
+        """A validated copy with some fields replaced (None values are ignored)."""
+        given = {k: v for k, v in overrides.items() if v is not None}
+        return type(self).model_validate({**self.model_dump(), **given})
