@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 
-TINY = 1e-300
+from attacker.optimizers.base import TINY, log_odds
 
 
 def _own(probs: np.ndarray, targets: np.ndarray) -> np.ndarray:
@@ -35,11 +35,6 @@ def _per_class(values: np.ndarray, targets: np.ndarray, num_classes: int) -> np.
     return out
 
 
-def _log_odds(probs: np.ndarray, targets: np.ndarray) -> np.ndarray:
-    own = _own(probs, targets)
-    return np.log(np.maximum(own, TINY)) - np.log(np.maximum(probs.sum(1) - own, TINY))
-
-
 def _centred_log(probs: np.ndarray) -> np.ndarray:
     logs = np.log(np.maximum(probs, TINY))
     return logs - logs.mean(1, keepdims=True)
@@ -50,7 +45,7 @@ def beta(before, after, targets, num_classes):
 
 
 def logodds(before, after, targets, num_classes):
-    return _per_class(_log_odds(after, targets) - _log_odds(before, targets), targets, num_classes)
+    return _per_class(log_odds(after, targets) - log_odds(before, targets), targets, num_classes)
 
 
 def logit(before, after, targets, num_classes):
@@ -72,11 +67,6 @@ def class_scores(statistic: str, before: np.ndarray, after: np.ndarray, targets:
     if before.shape != after.shape or len(before) != len(targets):
         raise ValueError(f"snapshots of shapes {before.shape} and {after.shape} do not match {len(targets)} probes")
     return STATISTICS[statistic](before, after, targets, num_classes)
-
-
-def class_beta(before: np.ndarray, after: np.ndarray, targets: np.ndarray, num_classes: int) -> np.ndarray:
-    """beta_c per class (the paper's statistic); NaN for a class without probes."""
-    return class_scores("beta", before, after, targets, num_classes)
 
 
 def rank_classes(scores: np.ndarray) -> list[int]:

@@ -15,6 +15,13 @@ Progress = Callable[[dict], None]
 TINY = 1e-300
 
 
+def log_odds(probs: np.ndarray, targets: np.ndarray | int, floor: float = TINY) -> np.ndarray:
+    """log(p_t / sum_{j != t} p_j) per row, t the row's target; probabilities below `floor` (hidden
+    ones are 0) count as `floor`. Probes' objective and the inference statistic alike."""
+    own = probs[np.arange(len(probs)), targets]
+    return np.log(np.maximum(own, floor)) - np.log(np.maximum(probs.sum(1) - own, floor))
+
+
 def target_loss(probs: np.ndarray, target: int) -> np.ndarray:
     """-log p_target per row: the objective a probe minimises (METHOD.md)."""
     return -np.log(np.maximum(probs[:, target], TINY))

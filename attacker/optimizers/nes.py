@@ -28,16 +28,14 @@ import math
 
 import numpy as np
 
-from attacker.optimizers.base import BlackBox, ProbeOptimizer, ProbeResult, Progress
+from attacker.optimizers.base import BlackBox, ProbeOptimizer, ProbeResult, Progress, log_odds
 
 FLOOR = 1e-12  # probability given to classes whose probability is hidden (0 in the answer)
 
 
 def log_odds_loss(probs: np.ndarray, target: int) -> np.ndarray:
     """-log-odds of `target` per row, with hidden (zero) probabilities floored."""
-    p_target = np.maximum(probs[:, target], FLOOR)
-    rest = np.maximum(probs.sum(1) - probs[:, target], FLOOR)
-    return np.log(rest) - np.log(p_target)
+    return -log_odds(probs, target, FLOOR)
 
 
 def upsample(z: np.ndarray, shape: tuple[int, int, int], resolution: int) -> np.ndarray:
