@@ -14,7 +14,6 @@ from __future__ import annotations
 
 from contextlib import asynccontextmanager
 
-import numpy as np
 from fastapi import Depends, FastAPI
 
 from developer.factory import developer_from_settings
@@ -81,11 +80,9 @@ def create_app(settings: DeveloperSettings | None = None, start_worker: bool = T
                 developer.class_index(target.class_)
         except ValueError as exc:
             raise ApiError(422, "unknown_class", str(exc)) from None
-        if request.sample_ids:
-            ids = np.asarray(request.sample_ids, dtype=np.int64)
-            outside = ids[~np.isin(ids, developer.splits.du)]
-            if outside.size:
-                raise ApiError(422, "not_in_user_data", f"{outside.size} of the sample ids are not in D_u, "
-                                                        f"e.g. {outside[:5].tolist()}")
+        try:
+            developer.forget_set([], request.sample_ids or [])  # the one check that ids are in D_u
+        except ValueError as exc:
+            raise ApiError(422, "not_in_user_data", str(exc)) from None
 
     return app
