@@ -5,88 +5,84 @@
     snapshot  record the served version's answers to the probes
     infer     compare two snapshots and rank the classes by their confidence drop
 
-Everything goes through the server's public API; the address may come from UIA_SERVER_URL and an
-API key from UIA_API_KEY. A run directory keeps the probes, snapshots and reports; an
-interrupted `probe` resumes where it stopped. Exit status: 0 done, 1 error, 3 no ranking possible.
+Everything goes through the server's public API. Every option is a field of the attacker's
+settings (attacker/settings.py) or of an optimiser's parameters; the address and API key may also
+come from UIA_ATTACKER_SERVER_URL and UIA_ATTACKER_API_KEY. A run directory keeps the probes,
+snapshots and reports; an interrupted `probe` resumes where it stopped. stdout carries one JSON
+result (for `infer`, the report); progress goes to stderr.
+Exit status: 0 done, 1 error, 3 no ranking possible.
 """
 
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
 import time
-from pathlib import Path
 
+from pydantic import BaseModel
 from rich.console import Console
 
 from attacker.analysis import analyse
 from attacker.capabilities import CannotAttack, from_answers, from_model_info
 from attacker.client import ApiError, BudgetExhausted, InferenceClient, VersionChanged
-from attacker.inference import STATISTICS
-from attacker.optimizers import LowResNES, Zoo
+from attacker.optimizers import OPTIMIZERS, ProbeOptimizer
 from attacker.probes import PROBES_FILE, PROBING_FILE, ProbeSet
 from attacker.probing import make_probes
 from attacker.report import print_ranking, write_report
+from attacker.results import ProbingResult, Refusal, SnapshotResult
+from attacker.settings import AttackerSettings, InferConfig, ProbingConfig
 from attacker.snapshots import Snapshot, list_snapshots, load_snapshot, probe_digest, take_snapshot
+from shared.cli import add_model_flags, flag_values
+from shared.schemas import AttackReport
 
 console = Console(stderr=True)
 NO_RANKING = 3
 
 
-def add_common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--server", default=os.environ.get("UIA_SERVER_URL", "http://127.0.0.1:8000"),
-                   help="server base URL (default: $UIA_SERVER_URL or %(default)s)")
-    p.add_argument("--api-key", default=os.environ.get("UIA_API_KEY"), help="API key (default $UIA_API_KEY)")
-    p.add_argument("--run", type=Path, default=Path("runs/attacker"), help="run directory (default %(default)s)")
-    p.add_argument("--max-budget-wait", type=float, default=0.0,
-                   help="on 429, wait up to this many seconds as Retry-After asks; longer: stop (default 0)")
+# ---------------------------------------------------------------- flags, derived from the models
+def add_optimizer_flags(parser: argparse.ArgumentParser) -> None:
+    """One flag per optimiser parameter. A parameter several optimisers share (threshold, lr, ...)
+    is one flag whose help gives each optimiser's default; the others sit in their optimiser's group."""
+    owners: dict[str, list[str]] = {}
+    for method, cls in OPTIMIZERS.items():
+        for name in cls.Params.model_fields:
+            owners.setdefault(name, []).append(method)
+    shared = tuple(name for name, methods in owners.items() if len(methods) > 1)
+    notes = {name: "; ".join(f"{m}: default {OPTIMIZERS[m].Params.model_fields[name].default}" for m in owners[name])
+             for name in shared}
+    first = next(iter(OPTIMIZERS.values())).Params
+    add_model_flags(parser.add_argument_group("probe optimisers (shared parameters)"), first, only=shared,
+                    notes=notes, show_defaults=False)
+    for method, cls in OPTIMIZERS.items():
+        add_model_flags(parser.add_argument_group(f"{method} optimiser"), cls.Params, skip=shared)
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m attacker", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
-
-    p = sub.add_parser("probe", help="generate probes against the served model (resumable)")
-    add_common(p)
-    p.add_argument("--method", choices=["zoo", "nes"], default="zoo",
-                   help="zoo: the paper's (default); nes: low-resolution NES, ~100x fewer queries")
-    p.add_argument("--per-class", type=int, default=20, help="probes per class (default 20, the paper's)")
-    p.add_argument("--threshold", type=float, default=0.9995, help="accept a probe at p_c >= this (default 0.9995)")
-    p.add_argument("--max-queries", type=int, help="query cap per probe (default zoo 1,000,000, nes 100,000)")
-    p.add_argument("--classes", nargs="*", help="only these classes (names or indices); default all")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--fresh", action="store_true", help="discard probes already in the run directory")
-    z = p.add_argument_group("zoo (defaults: the paper's)")
-    z.add_argument("--nb-parallel", type=int, default=1024, help="coordinates per iteration (default 1024)")
-    z.add_argument("--max-iter", type=int, default=20, help="iterations per try (default 20)")
-    z.add_argument("--tries", type=int, default=10, help="tries before restarting from noise (default 10)")
-    z.add_argument("--lr", type=float, help="Adam learning rate (default zoo 0.1, nes 0.2)")
-    z.add_argument("--early-accept", action="store_true",
-                   help="accept as soon as an iteration reaches the threshold (not the paper's; less saturated)")
-    n = p.add_argument_group("nes")
-    n.add_argument("--resolution", type=int, default=8, help="side of the low-resolution grid (default 8)")
-    n.add_argument("--directions", type=int, default=10, help="antithetic direction pairs per step (default 10)")
-    n.add_argument("--sigma", type=float, default=0.05, help="exploration radius (default 0.05)")
-
-    p = sub.add_parser("snapshot", help="record the served version's answers to the probes")
-    add_common(p)
-
-    p = sub.add_parser("infer", help="rank classes by confidence drop between two versions")
-    add_common(p)
-    p.add_argument("--before", help="version before unlearning (default: the version the probes were made on)")
-    p.add_argument("--after", help="version after unlearning (default: the one served now)")
-    p.add_argument("--wait", action="store_true", help="wait until the server serves a new version, then snapshot it")
-    p.add_argument("--wait-timeout", type=float, help="give up waiting after this many seconds")
-    p.add_argument("--poll", type=float, default=2.0, help="seconds between version checks while waiting")
-    p.add_argument("--statistic", choices=sorted(STATISTICS), default="logodds",
-                   help="logodds (default; robust to saturated probes), beta (the paper's), logit, zlogit: "
-                        "see docs/attack.md")
-    p.add_argument("--top", type=int, help="how many classes were removed (default: estimated from the gaps)")
+    commands = {"probe": "generate probes against the served model (resumable)",
+                "snapshot": "record the served version's answers to the probes",
+                "infer": "rank classes by confidence drop between two versions"}
+    for name, help_ in commands.items():
+        p = sub.add_parser(name, help=help_)
+        add_model_flags(p.add_argument_group("the API and the run"), AttackerSettings,
+                        aliases={"server_url": ("--server",)})
+        if name == "probe":
+            add_model_flags(p.add_argument_group("probing"), ProbingConfig)
+            p.add_argument("--fresh", action="store_true", help="discard probes already in the run directory")
+            add_optimizer_flags(p)
+        elif name == "infer":
+            add_model_flags(p.add_argument_group("inference"), InferConfig)
     return parser
 
 
+def build_optimizer(args: argparse.Namespace, method: str) -> ProbeOptimizer:
+    cls = OPTIMIZERS[method]
+    return cls(cls.Params(**flag_values(args, cls.Params)))
+
+
+# ---------------------------------------------------------------- commands
 def resolve_classes(names: list[str] | None, classes: list[str]) -> list[int] | None:
     if not names:
         return None
@@ -101,30 +97,38 @@ def resolve_classes(names: list[str] | None, classes: list[str]) -> list[int] | 
     return out
 
 
-def build_optimizer(args):
-    if args.method == "zoo":
-        return Zoo(threshold=args.threshold, max_queries=args.max_queries or 1_000_000, nb_parallel=args.nb_parallel,
-                   max_iter=args.max_iter, tries=args.tries, lr=args.lr or 0.1, early_accept=args.early_accept)
-    return LowResNES(threshold=args.threshold, max_queries=args.max_queries or 100_000, resolution=args.resolution,
-                     directions=args.directions, sigma=args.sigma, lr=args.lr or 0.2)
-
-
-def cmd_probe(args, client: InferenceClient) -> None:
+def cmd_probe(args, settings: AttackerSettings, client: InferenceClient) -> ProbingResult:
+    config = ProbingConfig(**flag_values(args, ProbingConfig))
+    optimizer = build_optimizer(args, config.method)
+    optimizer.check_params()
+    run = settings.run
     if args.fresh:  # a new probe set: its snapshots and reports would not belong to it
         for name in (PROBING_FILE, PROBES_FILE, "report.json", "report.md", "report-chart.png"):
-            (args.run / name).unlink(missing_ok=True)
-        shutil.rmtree(args.run / "snapshots", ignore_errors=True)
-    optimizer = build_optimizer(args)
-    optimizer.check_params()
-    targets = resolve_classes(args.classes, client.model_info().classes)
+            (run / name).unlink(missing_ok=True)
+        shutil.rmtree(run / "snapshots", ignore_errors=True)
+    targets = resolve_classes(config.classes, client.model_info().classes)
     start = time.perf_counter()
-    probe_set = make_probes(client, args.run, optimizer, args.per_class, args.seed, targets, console)
+    probe_set = make_probes(client, run, optimizer, config.per_class, config.seed, targets, console)
     images, _ = probe_set.accepted()
-    console.print(f"{len(images)} accepted probes of {len(probe_set.results)} in {args.run}; "
+    console.print(f"{len(images)} accepted probes of {len(probe_set.results)} in {run}; "
                   f"{probe_set.queries:,} queries in all ({client.total_queries:,} this session, "
                   f"{time.perf_counter() - start:.0f} s)")
     snapshot = take_snapshot(client, probe_set)
     console.print(f"snapshot of {snapshot.version} saved")
+    return ProbingResult(run=str(run), version=probe_set.version, made=len(probe_set.results),
+                         accepted=len(images), queries=probe_set.queries, session_queries=client.total_queries,
+                         snapshot=snapshot_result(snapshot, len(images)))
+
+
+def snapshot_result(snapshot: Snapshot, probes: int) -> SnapshotResult:
+    return SnapshotResult(version=snapshot.version, probes=probes, queries=snapshot.queries)
+
+
+def cmd_snapshot(args, settings: AttackerSettings, client: InferenceClient) -> SnapshotResult:
+    probe_set = ProbeSet.load(settings.run)
+    snapshot = take_snapshot(client, probe_set)
+    console.print(f"snapshot of {snapshot.version}: {snapshot.queries} queries")
+    return snapshot_result(snapshot, len(probe_set.accepted()[0]))
 
 
 def ensure_snapshot(client: InferenceClient, probe_set: ProbeSet, version: str) -> Snapshot:
@@ -140,16 +144,17 @@ def ensure_snapshot(client: InferenceClient, probe_set: ProbeSet, version: str) 
     return take_snapshot(client, probe_set)
 
 
-def cmd_infer(args, client: InferenceClient) -> int:
+def cmd_infer(args, settings: AttackerSettings, client: InferenceClient) -> AttackReport:
+    config = InferConfig(**flag_values(args, InferConfig))
     start = time.perf_counter()
-    probe_set = ProbeSet.load(args.run)
-    before = ensure_snapshot(client, probe_set, args.before or probe_set.version)
-    if args.after:
-        after = ensure_snapshot(client, probe_set, args.after)
+    probe_set = ProbeSet.load(settings.run)
+    before = ensure_snapshot(client, probe_set, config.before or probe_set.version)
+    if config.after:
+        after = ensure_snapshot(client, probe_set, config.after)
     else:
-        if args.wait:
+        if config.wait:
             console.print(f"waiting for the server to replace version {before.version} ...")
-            client.wait_for_new_version(before.version, args.poll, args.wait_timeout)
+            client.wait_for_new_version(before.version, config.poll, config.wait_timeout)
         served = client.model_info().version
         if served == before.version:
             raise SystemExit(f"error: the server still serves {served}; pass --wait to wait for a new version")
@@ -157,39 +162,46 @@ def cmd_infer(args, client: InferenceClient) -> int:
     caps = from_model_info(client.model_info())
     for snapshot in (before, after):
         caps = from_answers(snapshot.probabilities, caps)
-    report = analyse(probe_set, before, after, args.statistic, args.top, caps)
-    report["wall_seconds"] = round(time.perf_counter() - start, 1)
-    paths = write_report(args.run, report)
-    print_ranking(report, Console())
+    report = analyse(probe_set, before, after, config.statistic, config.top, caps)
+    report = report.model_copy(update={"wall_seconds": round(time.perf_counter() - start, 1)})
+    paths = write_report(settings.run, report)
+    print_ranking(report, console)
     console.print("report: " + "  ".join(str(p) for p in paths.values()))
-    return 0 if report["rankable"] else NO_RANKING
+    return report
+
+
+COMMANDS = {"probe": cmd_probe, "snapshot": cmd_snapshot, "infer": cmd_infer}
 
 
 def main(argv: list[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
+    try:
+        settings = AttackerSettings(**flag_values(args, AttackerSettings))
+    except ValueError as exc:
+        raise SystemExit(f"error: {exc}") from None
     log = lambda message: console.print(f"[yellow]{message}[/]")  # noqa: E731
-    with InferenceClient(args.server, api_key=args.api_key, max_budget_wait=args.max_budget_wait, log=log) as client:
+    api_key = settings.api_key.get_secret_value() if settings.api_key else None
+    with InferenceClient(settings.server_url, api_key=api_key, max_budget_wait=settings.max_budget_wait,
+                         log=log) as client:
         try:
-            if args.command == "probe":
-                cmd_probe(args, client)
-            elif args.command == "snapshot":
-                snapshot = take_snapshot(client, ProbeSet.load(args.run))
-                console.print(f"snapshot of {snapshot.version}: {snapshot.queries} queries")
-            elif (status := cmd_infer(args, client)) != 0:
-                raise SystemExit(status)
+            result: BaseModel = COMMANDS[args.command](args, settings, client)
         except VersionChanged as exc:
             raise SystemExit(f"error: the server replaced version {exc.expected} by {exc.got} during the "
-                             f"measurement. The probes made so far are saved in {args.run}, but probes and "
+                             f"measurement. The probes made so far are saved in {settings.run}, but probes and "
                              "snapshots must each come from one version: probe again with --fresh "
                              "(and snapshot the old version before the next change).") from None
         except BudgetExhausted as exc:
-            raise SystemExit(f"error: {exc}. Everything made so far is saved in {args.run}: run the same "
+            raise SystemExit(f"error: {exc}. Everything made so far is saved in {settings.run}: run the same "
                              f"command again in {exc.retry_after:.0f} s to continue.") from None
         except CannotAttack as exc:
             console.print(f"[bold red]the attack cannot run:[/] {exc}")
+            print(Refusal(reason=str(exc)).model_dump_json(indent=2), flush=True)
             raise SystemExit(NO_RANKING) from None
         except (ApiError, ValueError, FileNotFoundError, TimeoutError) as exc:
             raise SystemExit(f"error: {exc}") from None
+    print(result.model_dump_json(indent=2), flush=True)
+    if isinstance(result, AttackReport) and not result.rankable:
+        raise SystemExit(NO_RANKING)
 
 
 if __name__ == "__main__":

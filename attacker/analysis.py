@@ -10,47 +10,48 @@ from attacker.inference import STATISTICS, class_scores, confidence, estimate_re
     separation
 from attacker.probes import ProbeSet
 from attacker.snapshots import Snapshot
+from shared.schemas import AttackReport, QueryCounts, RemovedCount, VersionPair
 
 
 def analyse(probe_set: ProbeSet, before: Snapshot, after: Snapshot, statistic: str, top: int | None,
-            caps: Capabilities) -> dict:
-    """The report (a JSON-ready dict). `top`: how many classes were removed; None = estimate."""
-    images, targets = probe_set.accepted()
+            caps: Capabilities) -> AttackReport:
+    """The report. `top`: how many classes were removed; None = estimate."""
+    _, targets = probe_set.accepted()
     classes = probe_set.classes
-    per_class = {name: int((targets == c).sum()) for c, name in enumerate(classes)}
-    report = {
-        "versions": {"before": before.version, "after": after.version},
-        "probes_per_class": per_class,
-        "optimizer": probe_set.config["optimizer"],
-        "queries": {"probing": probe_set.queries, "snapshot_before": before.queries,
-                    "snapshot_after": after.queries},
-        "notes": caps.notes,
-    }
-    report["queries"]["total"] = int(sum(report["queries"].values()))
+    common = dict(
+        versions=VersionPair(before=before.version, after=after.version),
+        probes_per_class={name: int((targets == c).sum()) for c, name in enumerate(classes)},
+        optimizer=probe_set.config.optimizer,
+        queries=QueryCounts(probing=probe_set.queries, snapshot_before=before.queries, snapshot_after=after.queries),
+    )
     if not caps.can_rank:
-        return {**report, "rankable": False, "ranking": None, "statistic": statistic,
-                "reason": "the attack cannot rank: " + "; ".join(caps.notes)}
+        return AttackReport(**common, notes=caps.notes, rankable=False, statistic=statistic,
+                            reason="the attack cannot rank: " + "; ".join(caps.notes))
     used = caps.statistic(statistic)
-    scores = class_scores(used, before.probabilities, after.probabilities, targets, len(classes))
+
+    def scores_of(name: str) -> np.ndarray:
+        return class_scores(name, before.probabilities, after.probabilities, targets, len(classes))
+
+    scores = scores_of(used)
     ranking = rank_classes(scores)
     estimated = estimate_removed_count(scores)
     n = top if top is not None else max(estimated, 1)
-    sep = separation(scores)
-    others = {name: _number(class_scores(name, before.probabilities, after.probabilities, targets, len(classes)))
-              for name in STATISTICS if name != used and (caps.all_probabilities or name in ("beta", "logodds"))}
-    return {
-        **report,
-        "rankable": True,
-        "statistic": used,
-        "ranking": [classes[c] for c in ranking],
-        "inferred": [classes[c] for c in ranking[:n]],
-        "removed_count": {"used": n, "estimated": estimated, "given": top},
-        "confidence": confidence(scores),
-        "scores": dict(zip(classes, _number(scores))),
-        "separation": dict(zip(classes, _number(sep))),
-        "other_statistics": {name: dict(zip(classes, values)) for name, values in others.items()},
-    }
+    others = [name for name in STATISTICS
+              if name != used and (caps.all_probabilities or name in ("beta", "logodds"))]
+    return AttackReport(
+        **common,
+        notes=caps.notes,
+        rankable=True,
+        statistic=used,
+        ranking=[classes[c] for c in ranking],
+        inferred=[classes[c] for c in ranking[:n]],
+        removed_count=RemovedCount(used=n, estimated=estimated, given=top),
+        confidence=confidence(scores),
+        scores=_by_class(classes, scores),
+        separation=_by_class(classes, separation(scores)),
+        other_statistics={name: _by_class(classes, scores_of(name)) for name in others},
+    )
 
 
-def _number(values: np.ndarray) -> list[float | None]:
-    return [None if np.isnan(v) else float(v) for v in values]
+def _by_class(classes: list[str], values: np.ndarray) -> dict[str, float | None]:
+    return {name: None if np.isnan(v) else float(v) for name, v in zip(classes, values)}

@@ -21,6 +21,7 @@ from __future__ import annotations
 import numpy as np
 
 from attacker.optimizers.base import TINY, log_odds
+from shared.schemas import Confidence
 
 
 def _own(probs: np.ndarray, targets: np.ndarray) -> np.ndarray:
@@ -86,13 +87,13 @@ def separation(scores: np.ndarray) -> np.ndarray:
     return (center - scores) / spread
 
 
-def confidence(scores: np.ndarray) -> dict:
+def confidence(scores: np.ndarray) -> Confidence:
     """The top class's lead over the runner-up, in the same robust units, and a plain label."""
     ranking = rank_classes(scores)
     sep = separation(scores)
     lead = float(sep[ranking[0]] - sep[ranking[1]])
     label = "high" if lead >= 2.0 and sep[ranking[0]] >= 3.5 else "medium" if lead >= 1.0 else "low"
-    return {"lead": round(lead, 3), "top_separation": round(float(sep[ranking[0]]), 3), "label": label}
+    return Confidence(lead=round(lead, 3), top_separation=round(float(sep[ranking[0]]), 3), label=label)
 
 
 def estimate_removed_count(scores: np.ndarray, cutoff: float = 3.5) -> int:

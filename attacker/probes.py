@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from attacker.optimizers import ProbeResult
+from attacker.probe_config import ProbeSetConfig
 from shared.atomic import atomic_write, write_json
 
 PROBES_FILE = "probes.npz"
@@ -26,30 +27,29 @@ PROBING_FILE = "probing.json"
 @dataclass
 class ProbeSet:
     run_dir: Path
-    config: dict  # version, input_shape, classes, optimizer, per_class, seed
+    config: ProbeSetConfig
     results: dict[tuple[int, int], ProbeResult] = field(default_factory=dict)
 
     # ------------------------------------------------------------- persistence
     @classmethod
-    def open(cls, run_dir: Path, config: dict) -> ProbeSet:
+    def open(cls, run_dir: Path, config: ProbeSetConfig) -> ProbeSet:
         """Resume the probe set in `run_dir` if it was made with the same `config`, else start one."""
         run_dir = Path(run_dir)
         existing = cls.load(run_dir) if (run_dir / PROBING_FILE).exists() else None
         if existing is not None:
             if existing.config != config:
-                changed = sorted(k for k in set(config) | set(existing.config)
-                                 if config.get(k) != existing.config.get(k))
+                changed = config.differences(existing.config)
                 raise ValueError(f"{run_dir} holds probes made with other settings ({', '.join(changed)} differ); "
                                  "use another run directory or --fresh")
             return existing
         probe_set = cls(run_dir, config)
-        write_json(run_dir / PROBING_FILE, {"config": config})
+        write_json(run_dir / PROBING_FILE, {"config": config.model_dump(mode="json")})
         return probe_set
 
     @classmethod
     def load(cls, run_dir: Path) -> ProbeSet:
         run_dir = Path(run_dir)
-        config = json.loads((run_dir / PROBING_FILE).read_text())["config"]
+        config = ProbeSetConfig.model_validate(json.loads((run_dir / PROBING_FILE).read_text())["config"])
         probe_set = cls(run_dir, config)
         if (run_dir / PROBES_FILE).exists():
             with np.load(run_dir / PROBES_FILE) as z:
@@ -77,20 +77,20 @@ class ProbeSet:
     # ------------------------------------------------------------- views
     @property
     def version(self) -> str:
-        return self.config["version"]
+        return self.config.version
 
     @property
     def classes(self) -> list[str]:
-        return self.config["classes"]
+        return self.config.classes
 
     def missing(self, targets: list[int]) -> list[tuple[int, int]]:
-        return [(c, k) for c in targets for k in range(self.config["per_class"]) if (c, k) not in self.results]
+        return [(c, k) for c in targets for k in range(self.config.per_class) if (c, k) not in self.results]
 
     def accepted(self) -> tuple[np.ndarray, np.ndarray]:
         """Images and targets of the accepted probes, in slot order."""
         rs = [self.results[s] for s in sorted(self.results) if self.results[s].accepted]
         if not rs:
-            return np.empty((0, *self.config["input_shape"]), np.float32), np.empty(0, np.int64)
+            return np.empty((0, *self.config.input_shape), np.float32), np.empty(0, np.int64)
         return np.stack([r.image for r in rs]).astype(np.float32), np.array([r.target for r in rs])
 
     @property

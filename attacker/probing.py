@@ -17,6 +17,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from attacker.capabilities import CannotAttack, from_model_info
 from attacker.client import InferenceClient
 from attacker.optimizers import ProbeOptimizer
+from attacker.probe_config import ProbeSetConfig
 from attacker.probes import ProbeSet
 
 
@@ -32,8 +33,8 @@ def make_probes(client: InferenceClient, run_dir: Path, optimizer: ProbeOptimize
         console.print(f"[yellow]note:[/] {note}")
     client.pinned_version = info.version
     client.phase = "probing"
-    config = {"version": info.version, "input_shape": list(info.input_shape), "classes": info.classes,
-              "optimizer": optimizer.describe(), "per_class": per_class, "seed": seed}
+    config = ProbeSetConfig(version=info.version, input_shape=info.input_shape, classes=info.classes,
+                            optimizer=optimizer.describe(), per_class=per_class, seed=seed)
     probe_set = ProbeSet.open(run_dir, config)
     targets = list(range(len(info.classes))) if targets is None else targets
     todo = probe_set.missing(targets)

@@ -10,7 +10,6 @@ inference images/s on this machine's device, over a few batches.
 from __future__ import annotations
 
 import argparse
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -18,15 +17,12 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from developer.config import PROFILES, UnlearningConfig  # noqa: E402
-from developer.factory import developer_from_settings  # noqa: E402
-from developer.settings import DeveloperSettings  # noqa: E402
-from shared.models import build_model  # noqa: E402
-from shared.runtime import select_device  # noqa: E402
-from shared.schemas import ModelMetadata  # noqa: E402
+from developer.config import PROFILES, UnlearningConfig
+from developer.factory import developer_from_settings
+from developer.settings import DeveloperSettings
+from shared.models import build_model
+from shared.runtime import select_device
+from shared.schemas import ModelMetadata
 
 
 def timed(fn):
@@ -82,15 +78,15 @@ def main() -> None:
         dev = developer_from_settings(DeveloperSettings(workdir=Path(tmp), device=args.device))
         _, load_s = timed(lambda: dev.splits)
         pre, t = timed(dev.pretrain)
-        rows.append(("pretrain (D0, 3 epochs)", t, pre.meta.training["test_accuracy"]))
+        rows.append(("pretrain (D0, 3 epochs)", t, pre.meta.training.test_accuracy))
         original, t = timed(dev.finetune)
-        rows.append(("fine-tune: original (paper-code)", t, original.meta.training["test_accuracy"]))
+        rows.append(("fine-tune: original (paper-code)", t, original.meta.training.test_accuracy))
         forget = dev.forget_set([(dev.class_index("cat"), 0.5)])
         exact, t = timed(lambda: dev.unlearn(forget))
-        rows.append((f"exact unlearning ({forget.size} samples)", t, exact.meta.training["test_accuracy"]))
+        rows.append((f"exact unlearning ({forget.size} samples)", t, exact.meta.training.test_accuracy))
         approx, t = timed(lambda: dev.unlearn(forget, UnlearningConfig(method="approximate")))
-        rows.append((f"approximate unlearning ({approx.meta.training['steps']} ascent steps)", t,
-                     approx.meta.training["test_accuracy"]))
+        rows.append((f"approximate unlearning ({approx.record()['steps']} ascent steps)", t,
+                     approx.meta.training.test_accuracy))
     print(f"\ncpu profile (SmallCNN width 16) on {device}, data load {load_s:.1f} s; times include the "
           f"test-set evaluation")
     print("| stage | wall time | test accuracy |\n|---|---|---|")

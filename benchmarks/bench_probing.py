@@ -13,7 +13,6 @@ The last line is machine-readable:
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import subprocess
 import sys
@@ -23,12 +22,10 @@ from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from attacker.client import InferenceClient  # noqa: E402
-from attacker.optimizers import LowResNES, Zoo  # noqa: E402
-from devtools.processes import ServerProcess  # noqa: E402
+from attacker.client import InferenceClient
+from attacker.optimizers import LowResNES, Zoo
+from developer.results import VersionResult
+from devtools.processes import ROOT, ServerProcess
 
 
 def main() -> None:
@@ -42,12 +39,13 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         server = ServerProcess(Path(tmp) / "store", token="bench-token").start()
         try:
-            env = {**os.environ, "UIA_SERVER_URL": server.url, "UIA_ADMIN_TOKEN": "bench-token", "TQDM_DISABLE": "1"}
+            env = {**{k: v for k, v in os.environ.items() if not k.startswith("UIA_")}, "TQDM_DISABLE": "1",
+                   "UIA_DEVELOPER_SERVER_URL": server.url, "UIA_DEVELOPER_SERVER_TOKEN": "bench-token"}
             out = subprocess.run([sys.executable, "-m", "developer", "finetune", "--workdir",
                                   str(args.workdir / "developer"), "--push"], cwd=ROOT, env=env, text=True,
                                  capture_output=True, check=True).stdout
-            original = json.loads(out.splitlines()[-1])
-            print(f"served model: {original['version']} (cpu profile, test accuracy {original['test_accuracy']})")
+            original = VersionResult.model_validate_json(out)
+            print(f"served model: {original.version} (cpu profile, test accuracy {original.test_accuracy})")
             methods = {"zoo (paper)": Zoo(threshold=args.threshold, max_queries=args.zoo_cap),
                        "nes (low-res)": LowResNES(threshold=args.threshold)}
             results = {}

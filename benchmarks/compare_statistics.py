@@ -10,21 +10,18 @@ Prints top-1 accuracy (10 cases per cell) and the mean rank of the true class.
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from attacker.inference import STATISTICS, class_scores, rank_classes  # noqa: E402
-from attacker.optimizers import OPTIMIZERS  # noqa: E402
-from developer.factory import developer_from_settings  # noqa: E402
-from developer.settings import DeveloperSettings  # noqa: E402
-from server.serving import build_serving_model  # noqa: E402
-from shared.schemas import DeploymentOptions  # noqa: E402
+from attacker.inference import STATISTICS, class_scores, rank_classes
+from attacker.optimizers import OPTIMIZERS
+from devtools.processes import ROOT
+from developer.factory import developer_from_settings
+from developer.settings import DeveloperSettings
+from server.serving import build_serving_model
+from shared.schemas import DeploymentOptions
 
 
 def black_box(version, device):

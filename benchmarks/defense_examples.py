@@ -13,7 +13,6 @@ This is an example per option, not an evaluation: one class, one seed.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import subprocess
 import sys
@@ -24,11 +23,11 @@ from pathlib import Path
 import httpx
 import numpy as np
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from devtools.processes import ServerProcess  # noqa: E402
-from shared.data import load_dataset  # noqa: E402
+from attacker.results import ProbingResult, Refusal
+from developer.results import VersionResult
+from devtools.processes import ROOT, ServerProcess
+from shared.data import load_dataset
+from shared.schemas import AttackReport
 
 OPTIONS = {
     "none": {},
@@ -39,6 +38,10 @@ OPTIONS = {
     "round 3 decimals": {"round_decimals": 3},
     "label only": {"label_only": True},
 }
+
+
+def program_env(**settings: str) -> dict:
+    return {**{k: v for k, v in os.environ.items() if not k.startswith("UIA_")}, "TQDM_DISABLE": "1", **settings}
 
 
 def cli(*args: str, env: dict, check: bool = True) -> subprocess.CompletedProcess:
@@ -72,42 +75,45 @@ def main() -> None:
     test_x = (dataset.test_x.transpose(0, 3, 1, 2).astype(np.float32) / 255.0).copy()
     with tempfile.TemporaryDirectory() as tmp:
         server = ServerProcess(Path(tmp) / "store", token="bench-token").start()
-        env = {**os.environ, "UIA_SERVER_URL": server.url, "UIA_ADMIN_TOKEN": "bench-token", "TQDM_DISABLE": "1"}
+        developer_env = program_env(UIA_DEVELOPER_SERVER_URL=server.url, UIA_DEVELOPER_SERVER_TOKEN="bench-token")
+        attacker_env = program_env(UIA_ATTACKER_SERVER_URL=server.url)
         dev = ["--workdir", str(args.workdir / "developer")]
         try:
-            original = json.loads(cli("developer", "finetune", *dev, "--push", "--no-deploy", env=env)
-                                  .stdout.splitlines()[-1])
-            unlearned = json.loads(cli("developer", "unlearn", *dev, "--class", "cat", "--proportion", "0.5",
-                                       "--push", "--no-deploy", env=env).stdout.splitlines()[-1])
+            original = VersionResult.model_validate_json(
+                cli("developer", "finetune", *dev, "--push", "--no-deploy", env=developer_env).stdout)
+            unlearned = VersionResult.model_validate_json(
+                cli("developer", "unlearn", *dev, "--class", "cat", "--proportion", "0.5", "--push", "--no-deploy",
+                    env=developer_env).stdout)
             rows = []
             admin = server.admin()
             for name in args.options:
                 options = OPTIONS[name]
-                admin.put("/admin/deployment", json={"version": original["version"], "options": options}
+                admin.put("/admin/deployment", json={"version": original.version, "options": options}
                           ).raise_for_status()
                 accuracy = served_accuracy(server.url, test_x, dataset.test_y)
                 run = args.workdir / "attack" / name.replace(" ", "-")
-                (run / "report.json").unlink(missing_ok=True)  # from an earlier run of this script
                 start = time.perf_counter()
                 probe = cli("attacker", "probe", "--run", str(run), "--per-class", "2", "--method", "nes",
-                            "--max-queries", "20000", "--fresh", env=env, check=False)
-                admin.put("/admin/deployment", json={"version": unlearned["version"], "options": options}
+                            "--max-queries", "20000", "--fresh", env=attacker_env, check=False)
+                admin.put("/admin/deployment", json={"version": unlearned.version, "options": options}
                           ).raise_for_status()
-                infer = cli("attacker", "infer", "--run", str(run), "--statistic", "logodds", env=env, check=False)
+                infer = cli("attacker", "infer", "--run", str(run), "--statistic", "logodds", env=attacker_env,
+                            check=False)
                 seconds = time.perf_counter() - start
-                accepted = sum(1 for line in probe.stderr.splitlines() if ": accepted," in line)
-                report = json.loads((run / "report.json").read_text()) if (run / "report.json").exists() else None
-                if infer.returncode == 0:
-                    ranking = report["ranking"]
-                    outcome = (f"rank of cat: {ranking.index('cat') + 1} (top: {ranking[0]}, confidence "
-                               f"{report['confidence']['label']})")
-                elif probe.returncode == 3:
-                    outcome = "refused: " + " ".join(probe.stderr.split("cannot run:")[-1].split())
-                elif report is not None and not report["rankable"]:
-                    outcome = "no ranking: " + report["reason"]
+                # every program's stdout is its typed result: probing, the report, or a refusal
+                probed = ProbingResult.model_validate_json(probe.stdout) if probe.returncode == 0 else None
+                accepted = probed.accepted if probed else 0
+                report = AttackReport.model_validate_json(infer.stdout) if infer.returncode in (0, 3) else None
+                if probe.returncode == 3:
+                    outcome = "refused: " + Refusal.model_validate_json(probe.stdout).reason
+                elif report is not None and report.rankable:
+                    outcome = (f"rank of cat: {report.ranking.index('cat') + 1} (top: {report.ranking[0]}, "
+                               f"confidence {report.confidence.label})")
+                elif report is not None:
+                    outcome = "no ranking: " + report.reason
                 else:
                     outcome = "failed: " + (infer.stderr.strip().splitlines() or ["?"])[-1][:100]
-                queries = report["queries"]["total"] if report else None
+                queries = report.queries.total if report else None
                 rows.append((name, accuracy, accepted, queries, outcome, seconds))
                 print(f"{name}: accuracy {accuracy:.4f}, {accepted}/20 probes accepted, {outcome}", flush=True)
             admin.close()

@@ -21,7 +21,10 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from shared.schemas import Architecture
+from shared.schemas import Architecture, UnlearningConfig
+
+__all__ = ["CIFAR10_MEAN", "CIFAR10_STD", "PROFILES", "REGIMES", "DataConfig", "Profile", "Regime",
+           "UnlearningConfig"]
 
 CIFAR10_MEAN = (0.4914672374725342, 0.4822617471218109, 0.4467701315879822)
 CIFAR10_STD = (0.24703224003314972, 0.24348513782024384, 0.26158785820007324)
@@ -78,23 +81,3 @@ REGIMES: dict[str, Regime] = {
     "report": Regime(name="report", samples=None, epochs=20, lr=1e-3, momentum=0.9),
     "long": Regime(name="long", samples=None, epochs=3, lr=0.01, momentum=0.9),
 }
-
-
-class UnlearningConfig(Frozen):
-    """How a deletion request is carried out: the method and the developer-side defenses."""
-
-    method: Literal["exact", "approximate"] = "exact"
-    reseed: bool = Field(False, description="exact: retrain with a fresh data order instead of the original's")
-    approx_lr: float = Field(1e-3, gt=0, description="approximate: step size of the gradient ascent on X")
-    approx_epochs: int = Field(1, ge=1, description="approximate: steps = max(1, epochs * |X| // batch)")
-    approx_batch: int = Field(128, ge=1)
-    noise_sigma: float = Field(0.0, ge=0, description="parameter obfuscation: N(0, sigma^2) added to every "
-                                                      "gradient of the unlearning steps")
-    finetune_samples: int = Field(0, ge=0, description="defense: then fine-tune on this many held-out public "
-                                                       "samples (0 = off)")
-    finetune_epochs: int = Field(1, ge=1)
-
-    def with_overrides(self, **overrides) -> UnlearningConfig:
-        """A validated copy with some fields replaced (None values are ignored)."""
-        given = {k: v for k, v in overrides.items() if v is not None}
-        return type(self).model_validate({**self.model_dump(), **given})

@@ -4,15 +4,12 @@ from __future__ import annotations
 
 from developer.config import PROFILES, REGIMES, DataConfig
 from developer.pipeline import Developer
-from developer.settings import DeveloperSettings
+from developer.settings import TrainingConfig
 from shared.runtime import configure_threads, select_device
 
 
-def developer_from_settings(settings: DeveloperSettings) -> Developer:
-    if settings.profile not in PROFILES:
-        raise ValueError(f"unknown profile {settings.profile!r}; choose from {', '.join(PROFILES)}")
-    if settings.regime not in REGIMES:
-        raise ValueError(f"unknown regime {settings.regime!r}; choose from {', '.join(REGIMES)}")
+def developer_from_settings(settings: TrainingConfig) -> Developer:
+    """(Profile and regime names are checked by the settings model itself.)"""
     profile = PROFILES[settings.profile]
     updates = {}
     if settings.pretrain_epochs is not None:

@@ -11,13 +11,21 @@
 
 A stage whose checkpoint exists is loaded, not retrained. Deletions are cumulative when a
 caller passes everything forgotten so far: exact unlearning retrains without all of it.
+
+Each stage's work returns a `StageResult`. What may leave the developer with the weights is only
+the `TrainingSummary` allow-list in metadata.json; everything else the work reports (how many
+ascent steps, losses on X, which method or defense ran, how long unlearning took) stays in the
+private record beside it (record.json), as do the deleted ids (deletion.json).
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
+import logging
 import time
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from functools import cached_property
 from pathlib import Path
@@ -27,16 +35,34 @@ import torch
 
 from developer.config import CIFAR10_MEAN, CIFAR10_STD, DataConfig, Profile, Regime, UnlearningConfig
 from developer.data import Splits, epoch_order, prepare_splits
-from developer.training import evaluate, train_epochs
+from developer.training import EpochStats, evaluate, train_epochs
 from developer.unlearning import gradient_ascent, heldout_public_slice
-from shared.artifacts import content_version, load_version, read_metadata, save_version, weights_to_bytes
+from shared.artifacts import METADATA_FILE, content_version, load_version, read_metadata, save_version, weights_to_bytes
 from shared.atomic import write_json
 from shared.data import select_forget_set
 from shared.models import build_model
 from shared.runtime import seed_everything
-from shared.schemas import ModelMetadata, Normalization
+from shared.schemas import ModelMetadata, Normalization, TrainingSummary
 
 DELETION_FILE = "deletion.json"  # private to the developer: never pushed
+RECORD_FILE = "record.json"  # private to the developer: never pushed
+
+log = logging.getLogger("developer.pipeline")
+
+
+@dataclass
+class StageResult:
+    """What a stage's work hands to the cache: the model and what is known about its training.
+
+    `epochs` and `samples` may be published (they describe public data or the regime); `details`
+    never are: they go to the private record."""
+
+    model: torch.nn.Module
+    history: list[EpochStats]
+    parent: str | None = None
+    epochs: int | None = None
+    samples: int | None = None
+    details: dict = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -50,6 +76,10 @@ class TrainedVersion:
 
     def load(self) -> torch.nn.Module:
         return load_version(self.path)[0]
+
+    def record(self) -> dict:
+        """The developer's private record of how this version was trained."""
+        return json.loads((self.path / RECORD_FILE).read_text())
 
 
 class Developer:
@@ -127,9 +157,9 @@ class Developer:
         return version
 
     # ---------------------------------------------------------------- work
-    def _train_pretrained(self) -> tuple[torch.nn.Module, dict]:
+    def _train_pretrained(self) -> StageResult:
         seed_everything(self.data.seed)
-        model = build_model(self._metadata("untrained", None, {})).to(self.device)
+        model = build_model(self._metadata("untrained", None, TrainingSummary())).to(self.device)
         prof = self.profile
         optimizer = torch.optim.SGD(model.parameters(), lr=prof.pretrain_lr, momentum=prof.momentum,
                                     weight_decay=prof.weight_decay)
@@ -139,10 +169,10 @@ class Developer:
         ds = self.splits.dataset
         history = train_epochs(model, ds.train_x, ds.train_y, orders, optimizer, self.device,
                                batch_size=prof.batch_size, scheduler=scheduler, desc="pretrain")
-        return model, {"epochs": prof.pretrain_epochs, "samples": int(self.splits.d0.size), "history": history}
+        return StageResult(model, history, epochs=prof.pretrain_epochs, samples=int(self.splits.d0.size))
 
     def _replay_finetune(self, start: TrainedVersion, exclude: np.ndarray, order_seed: int | None = None,
-                         noise_sigma: float = 0.0, desc: str = "original") -> tuple[torch.nn.Module, dict]:
+                         noise_sigma: float = 0.0, desc: str = "original") -> StageResult:
         """Fine-tune `start` on F minus `exclude`, visiting F in the seeded orders of the original."""
         model = start.load().to(self.device)
         reg = self.regime
@@ -157,70 +187,72 @@ class Developer:
         history = train_epochs(model, ds.train_x, ds.train_y, orders, optimizer, self.device,
                                batch_size=reg.batch_size, freeze_batchnorm=reg.batchnorm == "frozen",
                                grad_noise=noise_sigma, noise_seed=seed + 0x5EED, desc=desc)
-        return model, {"epochs": reg.epochs, "history": history, "parent": start.version}
+        return StageResult(model, history, parent=start.version, epochs=reg.epochs)
 
-    def _exact(self, forget: np.ndarray, config: UnlearningConfig, parent: TrainedVersion):
+    def _exact(self, forget: np.ndarray, config: UnlearningConfig, parent: TrainedVersion) -> StageResult:
         order_seed = None
         if config.reseed:
             order_seed = int.from_bytes(hashlib.sha256(f"{self.data.seed}:{_ids_digest(forget)}".encode())
                                         .digest()[:4], "little")
-        model, info = self._replay_finetune(self.pretrain(), forget, order_seed, config.noise_sigma, "unlearn (exact)")
-        info["parent"] = parent.version
-        info["method"] = "exact"
-        return self._defend(model, config, info)
+        result = self._replay_finetune(self.pretrain(), forget, order_seed, config.noise_sigma, "unlearn (exact)")
+        result.parent, result.epochs = parent.version, None  # the retraining's length is the regime's
+        result.details["method"] = "exact"
+        return self._defend(result, config)
 
-    def _approximate(self, new: np.ndarray, config: UnlearningConfig, base: TrainedVersion):
+    def _approximate(self, new: np.ndarray, config: UnlearningConfig, base: TrainedVersion) -> StageResult:
         model = base.load()
         ds = self.splits.dataset
         info = gradient_ascent(model, ds.train_x, ds.train_y, new, self.device, lr=config.approx_lr,
                                epochs=config.approx_epochs, batch_size=config.approx_batch,
                                noise_sigma=config.noise_sigma, noise_seed=self.data.seed + 0xA5)
-        info.update({"parent": base.version, "method": "approximate", "history": []})
-        return self._defend(model, config, info)
+        return self._defend(StageResult(model, [], parent=base.version, details={"method": "approximate", **info}),
+                            config)
 
-    def _defend(self, model: torch.nn.Module, config: UnlearningConfig, info: dict):
+    def _defend(self, result: StageResult, config: UnlearningConfig) -> StageResult:
         """The fine-tuning defense: train on a held-out slice of public data D0 (if configured)."""
         if config.finetune_samples == 0:
-            return model, info
+            return result
         public = heldout_public_slice(self.splits.d0, config.finetune_samples, self.data.seed)
         reg = self.regime
-        optimizer = torch.optim.SGD(model.parameters(), lr=reg.lr, momentum=reg.momentum)
+        optimizer = torch.optim.SGD(result.model.parameters(), lr=reg.lr, momentum=reg.momentum)
         orders = [epoch_order(public, self.data.seed + 0xDF, e) for e in range(config.finetune_epochs)]
         ds = self.splits.dataset
-        history = train_epochs(model, ds.train_x, ds.train_y, orders, optimizer, self.device,
-                               batch_size=reg.batch_size, freeze_batchnorm=reg.batchnorm == "frozen",
-                               desc="defense fine-tune")
-        info["history"] = info.get("history", []) + history
-        info["defense_finetune"] = {"samples": config.finetune_samples, "epochs": config.finetune_epochs}
-        return model, info
+        result.history += train_epochs(result.model, ds.train_x, ds.train_y, orders, optimizer, self.device,
+                                       batch_size=reg.batch_size, freeze_batchnorm=reg.batchnorm == "frozen",
+                                       desc="defense fine-tune")
+        result.details["defense_finetune"] = {"samples": config.finetune_samples, "epochs": config.finetune_epochs}
+        return result
 
-    def _cached(self, stage: str, key: str, train) -> TrainedVersion:
+    def _cached(self, stage: str, key: str, work: Callable[[], StageResult]) -> TrainedVersion:
         path = self.workdir / "checkpoints" / f"{stage}-{key}"
-        if (path / "metadata.json").exists():
+        if (path / METADATA_FILE).exists():
             meta = read_metadata(path)
-            print(f"{stage}: reusing {meta.version} ({path})")
+            log.info("%s: reusing %s (%s)", stage, meta.version, path)
             return TrainedVersion(path, meta)
         t0 = time.perf_counter()
-        model, info = train()
+        result = work()
         seconds = time.perf_counter() - t0
         ds = self.splits.dataset
-        accuracy = evaluate(model, ds.test_x, ds.test_y, self.splits.test, self.device)
-        history = info.pop("history")
-        summary = {"stage": stage, "profile": self.profile.name, "dataset": ds.name, "seed": self.data.seed,
-                   "test_accuracy": round(accuracy, 4), "train_seconds": round(seconds, 1),
-                   "final_train_loss": round(history[-1].loss, 4) if history else None}
-        if stage != "pretrained":
-            summary["regime"] = self.regime.name
-        parent = info.pop("parent", None)
-        summary.update({k: v for k, v in info.items() if k != "samples" or stage == "pretrained"})
-        model = model.cpu()
-        meta = self._metadata("pending", parent, summary)
+        accuracy = evaluate(result.model, ds.test_x, ds.test_y, self.splits.test, self.device)
+        final_loss = round(result.history[-1].loss, 4) if result.history else None
+        # How long unlearning took and its last loss depend on X: they stay in the private record.
+        before_deletion = stage in ("pretrained", "original")
+        summary = TrainingSummary(
+            stage=stage, profile=self.profile.name, dataset=ds.name, seed=self.data.seed,
+            regime=None if stage == "pretrained" else self.regime.name, epochs=result.epochs,
+            samples=result.samples, test_accuracy=round(accuracy, 4),
+            train_seconds=round(seconds, 1) if before_deletion else None,
+            final_train_loss=final_loss if before_deletion else None)
+        model = result.model.cpu()
+        meta = self._metadata("pending", result.parent, summary)
         meta = meta.model_copy(update={"version": content_version(weights_to_bytes(model), meta)})
         save_version(path, model, meta)
-        print(f"{stage}: trained {meta.version} in {seconds:.1f}s, test accuracy {accuracy:.4f} ({path})")
+        write_json(path / RECORD_FILE, {"stage": stage, "train_seconds": round(seconds, 1),
+                                        "final_train_loss": final_loss, **result.details})
+        log.info("%s: trained %s in %.1fs, test accuracy %.4f (%s)", stage, meta.version, seconds, accuracy, path)
         return TrainedVersion(path, meta)
 
-    def _metadata(self, version: str, parent: str | None, training: dict) -> ModelMetadata:
+    def _metadata(self, version: str, parent: str | None, training: TrainingSummary) -> ModelMetadata:
         ds = self.splits.dataset
         channels = ds.input_shape[0]
         if ds.name in ("cifar10", "cifar10-offline"):

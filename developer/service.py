@@ -15,6 +15,7 @@ from __future__ import annotations
 from contextlib import asynccontextmanager
 
 from fastapi import Depends, FastAPI
+from pydantic import BaseModel, Field
 
 from developer.factory import developer_from_settings
 from developer.requests_store import RequestStore
@@ -22,6 +23,14 @@ from developer.settings import DeveloperSettings
 from developer.worker import DeletionWorker
 from shared.http import ApiError, bearer_guard, install_error_handlers
 from shared.schemas import DeletionRequest, DeletionStatus, ErrorBody
+
+
+class DeveloperHealth(BaseModel):
+    status: str = "ok"
+    deployed_version: str | None = Field(description="the version this service deployed last (None: not yet)")
+    forgotten: int = Field(description="training samples forgotten so far")
+    pending: int = Field(description="deletion requests queued or in progress")
+    startup_error: str | None = Field(None, description="why training or deploying the original failed, if it did")
 
 
 def create_app(settings: DeveloperSettings | None = None, start_worker: bool = True) -> FastAPI:
@@ -46,11 +55,11 @@ def create_app(settings: DeveloperSettings | None = None, start_worker: bool = T
     errors = {code: {"model": ErrorBody} for code in (401, 403, 404, 422)}
 
     @app.get("/healthz", tags=["health"])
-    def healthz() -> dict:
+    def healthz() -> DeveloperHealth:
         state = store.read_state()
-        return {"status": "ok", "deployed_version": state.version if state else None,
-                "forgotten": len(state.forgotten) if state else 0, "pending": len(store.pending()),
-                "startup_error": worker.startup_error}
+        return DeveloperHealth(deployed_version=state.version if state else None,
+                               forgotten=len(state.forgotten) if state else 0, pending=len(store.pending()),
+                               startup_error=worker.startup_error)
 
     @app.post("/deletion-requests", status_code=202, response_model=DeletionStatus, responses=errors,
               dependencies=[Depends(guard)], tags=["deletion requests"])

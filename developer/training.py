@@ -7,6 +7,7 @@ built from one seeded permutation.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -17,6 +18,8 @@ import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 from shared.runtime import to_model_layout
+
+log = logging.getLogger("developer.training")
 
 
 def image_batch(images: np.ndarray, idx: np.ndarray, device: torch.device) -> torch.Tensor:
@@ -83,8 +86,8 @@ def train_epochs(
         if scheduler is not None:
             scheduler.step()
         stats = EpochStats(loss_sum / max(seen, 1), correct / max(seen, 1), seen, time.perf_counter() - start)
-        tqdm.write(f"{desc} epoch {epoch + 1}/{len(orders)}: loss {stats.loss:.4f} acc {stats.accuracy:.4f} "
-                   f"({stats.images / max(stats.seconds, 1e-9):.0f} img/s)")
+        log.info("%s epoch %d/%d: loss %.4f acc %.4f (%.0f img/s)", desc, epoch + 1, len(orders), stats.loss,
+                 stats.accuracy, stats.images / max(stats.seconds, 1e-9))
         history.append(stats)
     return history
 

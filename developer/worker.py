@@ -85,7 +85,7 @@ class DeletionWorker(threading.Thread):
                         "all of the samples were already forgotten")
                 return self.store.update(status, state="deployed", version=state.version, removed=0,
                                          note=f"{note}: the deployed model is unchanged")
-            config = self.settings.unlearning.with_overrides(**status.request.unlearning.model_dump())
+            config = self.settings.unlearning.with_overrides(status.request.unlearning)
             base = TrainedVersion(state.path, read_metadata(state.path))
             total = np.union1d(forgotten, new)
             version = self.developer.unlearn(total, config, base=base, new=new)

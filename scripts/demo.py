@@ -10,13 +10,15 @@ Three separate programs that talk only HTTP:
 5. the attacker notices, records the new answers, and ranks the classes.
 
 The truth (which class was removed) stays with this script and the developer; the attacker
-never sees it. The last line prints both. Exit status 0 means the whole story ran.
+never sees it, and its environment holds nothing but the server's public address (no admin
+token). Each program prints its machine-readable result on stdout; this script reads those
+(and the attacker's report.json) as typed results. The last line prints both the truth and the
+ranking. Exit status 0 means the whole story ran.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import secrets
 import shutil
@@ -25,22 +27,25 @@ import sys
 import time
 from pathlib import Path
 
+from developer.results import VersionResult
 from devtools.processes import ROOT, ServerProcess, stop_process
+from shared.schemas import AttackReport
 
 
 def step(title: str) -> None:
     print(f"\n=== {title}", flush=True)
 
 
-def run(cmd: list[str], env: dict, capture: bool = False) -> str:
+def run(cmd: list[str], env: dict) -> str:
+    """Run a program; its stdout is its JSON result, its progress goes to our stderr."""
     print("$ " + " ".join(cmd[1:] if cmd[0] == sys.executable else cmd), flush=True)
-    result = subprocess.run(cmd, env=env, cwd=ROOT, check=True, text=True,
-                            stdout=subprocess.PIPE if capture else None)
-    return result.stdout or ""
+    return subprocess.run(cmd, env=env, cwd=ROOT, check=True, text=True, stdout=subprocess.PIPE).stdout
 
 
-def last_json_line(output: str) -> dict:
-    return json.loads([line for line in output.splitlines() if line.startswith("{")][-1])
+def program_env(**settings: str) -> dict:
+    """This process's environment without any UIA_* setting, plus the program's own."""
+    return {**{k: v for k, v in os.environ.items() if not k.startswith("UIA_")}, "PYTHONUNBUFFERED": "1",
+            **settings}
 
 
 def main() -> int:
@@ -65,7 +70,8 @@ def main() -> int:
     shutil.rmtree(attack_run, ignore_errors=True)  # the developer keeps its checkpoint cache
     token = secrets.token_urlsafe(24)
     server = ServerProcess(store, token, {"PYTHONUNBUFFERED": "1"})
-    env = {**os.environ, "UIA_SERVER_URL": server.url, "UIA_ADMIN_TOKEN": token, "PYTHONUNBUFFERED": "1"}
+    developer_env = program_env(UIA_DEVELOPER_SERVER_URL=server.url, UIA_DEVELOPER_SERVER_TOKEN=token)
+    attacker_env = program_env(UIA_ATTACKER_SERVER_URL=server.url)  # the public API, nothing else
     py = sys.executable
     dev_common = ["--workdir", str(workdir / "developer"), "--profile", args.profile, "--regime", args.regime,
                   "--seed", str(args.seed), *args.developer_args.split()]
@@ -75,26 +81,30 @@ def main() -> int:
         server.start()
 
         step("developer: pretrain on D0, fine-tune on D_u, deploy the original model")
-        original = last_json_line(run([py, "-m", "developer", "finetune", *dev_common, "--push"], env, capture=True))
-        print(f"original model {original['version']}: test accuracy {original['test_accuracy']}")
+        original = VersionResult.model_validate_json(
+            run([py, "-m", "developer", "finetune", *dev_common, "--push"], developer_env))
+        print(f"original model {original.version}: test accuracy {original.test_accuracy}")
 
         step("attacker: probes for every class, then a snapshot of the original model")
         run([py, "-m", "attacker", "probe", "--run", str(attack_run), "--per-class", str(args.per_class),
-             "--threshold", str(args.threshold), "--seed", str(args.seed), "--method", args.method, "--fresh"], env)
+             "--threshold", str(args.threshold), "--seed", str(args.seed), "--method", args.method, "--fresh"],
+            attacker_env)
 
         step("attacker: waiting for the model to change (in the background)")
         waiter = subprocess.Popen([py, "-m", "attacker", "infer", "--run", str(attack_run), "--wait", "--poll", "1",
-                                   "--wait-timeout", "900", "--statistic", args.statistic], cwd=ROOT, env=env)
+                                   "--wait-timeout", "900", "--statistic", args.statistic], cwd=ROOT, env=attacker_env,
+                                  stdout=subprocess.DEVNULL)  # its result is report.json
 
         step(f"developer: deletion request: {args.proportion:g} of class '{args.cls}'; exact unlearning, deploy")
-        unlearned = last_json_line(run([py, "-m", "developer", "unlearn", *dev_common, "--class", args.cls,
-                                        "--proportion", str(args.proportion), "--push"], env, capture=True))
-        print(f"unlearned model {unlearned['version']}: test accuracy {unlearned['test_accuracy']}")
+        unlearned = VersionResult.model_validate_json(run(
+            [py, "-m", "developer", "unlearn", *dev_common, "--class", args.cls, "--proportion", str(args.proportion),
+             "--push"], developer_env))
+        print(f"unlearned model {unlearned.version}: test accuracy {unlearned.test_accuracy}")
 
         step("attacker: sees the new version, snapshots it, infers")
         if waiter.wait(timeout=900) not in (0, 3):  # 3: it ran, but the outputs allowed no ranking
             raise RuntimeError(f"the attacker failed with status {waiter.returncode}")
-        report = json.loads((attack_run / "report.json").read_text())
+        report = AttackReport.model_validate_json((attack_run / "report.json").read_bytes())
     except (subprocess.CalledProcessError, RuntimeError, TimeoutError, subprocess.TimeoutExpired) as exc:
         print(f"demo failed: {exc}", file=sys.stderr)
         return 1
@@ -103,10 +113,10 @@ def main() -> int:
         server.stop()
 
     print(f"\nreport: {attack_run / 'report.json'}\nchart:  {attack_run / 'report-chart.png'}")
-    print(f"queries: {report['queries']['total']:,} (probing {report['queries']['probing']:,}); "
+    print(f"queries: {report.queries.total:,} (probing {report.queries.probing:,}); "
           f"demo wall time {time.perf_counter() - started:.0f} s")
-    inferred = ", ".join(report["ranking"]) if report["rankable"] else f"nothing ({report['reason']})"
-    print(f"removed: {', '.join(unlearned['removed_classes'])} inferred: {inferred}")
+    inferred = ", ".join(report.ranking) if report.rankable else f"nothing ({report.reason})"
+    print(f"removed: {', '.join(unlearned.removed_classes)} inferred: {inferred}")
     return 0
 
 

@@ -1,9 +1,14 @@
-"""The attacker against a real served model: cheap probes, resumable runs, honest failures."""
+"""The attacker against a real served model: cheap probes, resumable runs, honest failures.
+
+The attack must name each of two removed classes, `ship` and one drawn from `SEED` (an attacker
+that always answers the same class fails), and must not claim a confident ranking when nothing
+was removed (a reseeded retrain of the same data)."""
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -15,23 +20,32 @@ import pytest
 
 from attacker.client import ApiError, BudgetExhausted, InferenceClient, VersionChanged
 from attacker.optimizers import LowResNES
+from attacker.snapshots import probe_digest
+from developer.config import UnlearningConfig
 from developer.factory import developer_from_settings
 from developer.push import push_version
 from developer.settings import DeveloperSettings
-from tests.conftest import ROOT, ServerProcess
+from shared.schemas import AttackReport
+from tests.conftest import CLASSES, ROOT, ServerProcess
 
 pytestmark = pytest.mark.slow
 
 TINY = dict(train_limit=10000, test_limit=500, pretrain_epochs=3, width=8, threads=2)
+SEED = 2026
+DRAWN = CLASSES[int(np.random.default_rng(SEED).choice([c for c in range(10) if CLASSES[c] != "ship"]))]
 
 
 @pytest.fixture(scope="module")
 def models(tmp_path_factory):
-    """A tiny original model and its exact unlearning of all of 'ship' (trained once per module)."""
+    """A tiny original model; its exact unlearning of all of 'ship'; of all of the drawn class; and a
+    null version: retrained with a fresh data order, nothing deleted (trained once per module)."""
     dev = developer_from_settings(DeveloperSettings(workdir=tmp_path_factory.mktemp("dev"), **TINY))
     original = dev.finetune()
-    unlearned = dev.unlearn(dev.forget_set([(dev.class_index("ship"), 1.0)]))
-    return original, unlearned
+    ship = dev.unlearn(dev.forget_set([(dev.class_index("ship"), 1.0)]))
+    drawn = dev.unlearn(dev.forget_set([(dev.class_index(DRAWN), 1.0)]))
+    null = dev.unlearn(np.empty(0, np.int64), UnlearningConfig(reseed=True))
+    assert len({original.version, ship.version, drawn.version, null.version}) == 4
+    return original, ship, drawn, null
 
 
 @pytest.fixture
@@ -56,13 +70,36 @@ def deploy_version(server: ServerProcess, version, **options) -> None:
         admin.put("/admin/deployment", json={"version": version.version, "options": options}).raise_for_status()
 
 
-def attacker(*args: str, server: ServerProcess, check: bool = True, **popen) -> subprocess.CompletedProcess:
-    env = {**os.environ, "UIA_SERVER_URL": server.url, "COLUMNS": "200"}
-    result = subprocess.run([sys.executable, "-m", "attacker", *args], cwd=ROOT, env=env, text=True,
-                            capture_output=True, timeout=600)
+def attacker_env(server: ServerProcess) -> dict:
+    """The attacker's environment: the server's public address and nothing else of ours."""
+    return {**{k: v for k, v in os.environ.items() if not k.startswith("UIA_")},
+            "UIA_ATTACKER_SERVER_URL": server.url, "COLUMNS": "200"}
+
+
+def attacker(*args: str, server: ServerProcess, check: bool = True) -> subprocess.CompletedProcess:
+    result = subprocess.run([sys.executable, "-m", "attacker", *args], cwd=ROOT, env=attacker_env(server),
+                            text=True, capture_output=True, timeout=600)
     if check:
         assert result.returncode == 0, result.stderr[-3000:]
     return result
+
+
+def report_of(run) -> AttackReport:
+    return AttackReport.model_validate_json((run / "report.json").read_bytes())
+
+
+def served_images(server: ServerProcess) -> float:
+    """Images the server has classified so far (its /metrics)."""
+    lines = httpx.get(f"{server.url}/metrics").text.splitlines()
+    return sum(float(line.rsplit(" ", 1)[1]) for line in lines if line.startswith("uia_images_total{"))
+
+
+def wait_until(condition, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{what} did not happen within {timeout:.0f} s")
+        time.sleep(0.05)
 
 
 def test_efficient_probes_stay_far_below_zoo_cost(served):
@@ -78,54 +115,95 @@ def test_efficient_probes_stay_far_below_zoo_cost(served):
         assert client.total_queries == client.queries["other"] <= 4 * budget
 
 
-def test_the_attack_with_efficient_probes_names_the_removed_class(served, models, tmp_path):
-    server = served()
-    run = str(tmp_path / "attack")
-    attacker("probe", "--run", run, "--method", "nes", "--per-class", "2", server=server)
-    deploy_version(server, models[1])
-    out = attacker("infer", "--run", run, "--statistic", "logodds", server=server)
-    report = json.loads((tmp_path / "attack" / "report.json").read_text())
-    assert report["rankable"] and report["inferred"][0] == "ship" == report["ranking"][0]
-    assert report["confidence"]["label"] in ("high", "medium", "low")
-    assert set(report["other_statistics"]) == {"beta", "logit", "zlogit"}
-    assert (tmp_path / "attack" / "report.md").read_text().startswith("# Label inference")
-    assert (tmp_path / "attack" / "report-chart.png").stat().st_size > 10_000
-    assert "ship" in out.stdout
+@pytest.fixture(scope="module")
+def probed(models, tmp_path_factory):
+    """One probe set on the original model (NES, 2 per class), copied for each test that infers."""
+    store = tmp_path_factory.mktemp("probed")
+    server = ServerProcess(store / "store").start()
+    try:
+        for version in models:
+            push_version(version.path, server.url, server.token, deploy=False)
+        deploy_version(server, models[0])
+        attacker("probe", "--run", str(store / "attack"), "--method", "nes", "--per-class", "2", server=server)
+    finally:
+        server.stop()
+    return store / "attack"
 
 
-def test_interrupted_probing_resumes_with_the_saved_probes(served, tmp_path):
+@pytest.mark.parametrize("removed", ["ship", DRAWN])
+def test_the_attack_with_efficient_probes_names_each_removed_class(served, models, probed, tmp_path, removed):
     server = served()
     run = tmp_path / "attack"
+    shutil.copytree(probed, run)
+    deploy_version(server, models[1 if removed == "ship" else 2])
+    out = attacker("infer", "--run", str(run), "--statistic", "logodds", server=server)
+    report = report_of(run)
+    assert AttackReport.model_validate_json(out.stdout) == report
+    assert report.rankable and report.inferred[0] == removed == report.ranking[0], report.scores
+    assert report.confidence.label != "low", report.confidence
+    assert set(report.other_statistics) == {"beta", "logit", "zlogit"}
+    assert (run / "report.md").read_text().startswith("# Label inference")
+    assert (run / "report-chart.png").stat().st_size > 10_000
+
+
+def test_nothing_removed_gets_no_confident_ranking(served, models, probed, tmp_path):
+    server = served()
+    run = tmp_path / "attack"
+    shutil.copytree(probed, run)
+    deploy_version(server, models[3])  # retrained with a fresh data order, nothing deleted
+    attacker("infer", "--run", str(run), server=server)
+    report = report_of(run)
+    assert report.rankable and report.confidence.label != "high", (report.confidence, report.scores)
+
+
+def test_interrupted_probing_resumes_to_exactly_the_uninterrupted_run(served, tmp_path):
+    server = served()
+    run, reference = tmp_path / "attack", tmp_path / "reference"
     args = [sys.executable, "-m", "attacker", "probe", "--run", str(run), "--method", "nes", "--per-class", "3"]
-    env = {**os.environ, "UIA_SERVER_URL": server.url}
-    proc = subprocess.Popen(args, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and not (run / "probes.npz").exists():
-        time.sleep(0.05)
-    proc.send_signal(signal.SIGINT)  # Ctrl-C mid-run
-    proc.wait(timeout=30)
+    proc = subprocess.Popen(args, cwd=ROOT, env=attacker_env(server), stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    try:
+        wait_until(lambda: (run / "probes.npz").exists(), 120, "the first probe")
+        proc.send_signal(signal.SIGINT)  # Ctrl-C mid-run
+        proc.wait(timeout=30)
+    finally:
+        proc.kill()
     with np.load(run / "probes.npz") as z:
-        saved = {tuple(s): img for s, img in zip(z["slot"].tolist(), z["images"])}
-    assert 0 < len(saved) < 30
+        saved = len(z["slot"])
+    assert 0 < saved < 30
     out = attacker("probe", "--run", str(run), "--method", "nes", "--per-class", "3", server=server)
-    assert f"resuming: {len(saved)} probes already made" in out.stderr
-    with np.load(run / "probes.npz") as z:
-        assert len(z["slot"]) == 30
-        final = {tuple(s): img for s, img in zip(z["slot"].tolist(), z["images"])}
-    assert all(np.array_equal(final[slot], image) for slot, image in saved.items())
+    assert f"resuming: {saved} probes already made" in out.stderr
+    attacker("probe", "--run", str(reference), "--method", "nes", "--per-class", "3", server=server)
+    with np.load(run / "probes.npz") as resumed, np.load(reference / "probes.npz") as uninterrupted:
+        assert set(resumed.files) == set(uninterrupted.files)
+        for name in resumed.files:
+            assert np.array_equal(resumed[name], uninterrupted[name]), name
 
 
-def test_budget_stop_loses_nothing_and_the_run_continues(served, tmp_path):
-    server = served(api_keys='{"k": 500}', allow_anonymous="false", budget_window_s="3")
-    run = str(tmp_path / "attack")
-    env_args = ["--run", run, "--api-key", "k", "--method", "nes", "--per-class", "1", "--classes", "0", "1", "2"]
-    stopped = attacker("probe", *env_args, server=server, check=False)
+def test_budget_stop_loses_nothing_and_the_run_continues(served, models, tmp_path):
+    # An hour-long window: the budget is certainly exhausted mid-run, whatever the machine's speed.
+    server = served(api_keys='{"k": 500}', allow_anonymous="false", budget_window_s="3600")
+    run = tmp_path / "attack"
+    args = ["--run", str(run), "--api-key", "k", "--method", "nes", "--per-class", "1", "--classes", "0", "1", "2"]
+    stopped = attacker("probe", *args, server=server, check=False)
     assert stopped.returncode == 1 and "query budget exhausted" in stopped.stderr
     assert "run the same command again" in stopped.stderr
-    finished = attacker("probe", *env_args, "--max-budget-wait", "10", server=server)
-    assert "waiting" in finished.stderr
-    with np.load(tmp_path / "attack" / "probes.npz") as z:
+    with np.load(run / "probes.npz") as z:
+        made = {tuple(slot): image for slot, image in zip(z["slot"].tolist(), z["images"])}
+    assert len(made) < 3
+    # The operator raises the key's budget (a restart with the same store): the run continues.
+    server.stop()
+    bigger = ServerProcess(server.store, extra_env={"UIA_SERVER_API_KEYS": '{"k": 1000000}',
+                                                    "UIA_SERVER_ALLOW_ANONYMOUS": "false"}).start()
+    try:
+        finished = attacker("probe", *args, server=bigger)
+    finally:
+        bigger.stop()
+    assert f"resuming: {len(made)} probes already made" in finished.stderr
+    with np.load(run / "probes.npz") as z:
         assert sorted(z["slot"][:, 0].tolist()) == [0, 1, 2]
+        final = {tuple(slot): image for slot, image in zip(z["slot"].tolist(), z["images"])}
+    assert all(np.array_equal(final[slot], image) for slot, image in made.items())
 
 
 @pytest.mark.parametrize("options", [{"label_only": True}, {"top_k": 1}])
@@ -136,8 +214,8 @@ def test_label_only_or_top1_outputs_get_no_false_ranking(served, models, tmp_pat
     deploy_version(server, models[1], **options)
     result = attacker("infer", "--run", run, server=server, check=False)
     assert result.returncode == 3, result.stderr
-    report = json.loads((tmp_path / "attack" / "report.json").read_text())
-    assert report["rankable"] is False and report["ranking"] is None and "cannot rank" in report["reason"]
+    report = report_of(tmp_path / "attack")
+    assert report.rankable is False and report.ranking is None and "cannot rank" in report.reason
     assert "No ranking" in (tmp_path / "attack" / "report.md").read_text()
     # and probing itself refuses against such a deployment
     probing = attacker("probe", "--run", str(tmp_path / "other"), "--method", "nes", server=server, check=False)
@@ -151,18 +229,19 @@ def test_top_k_outputs_still_rank_with_a_note(served, models, tmp_path):
     attacker("probe", "--run", run, "--method", "nes", "--per-class", "1", server=server)
     deploy_version(server, models[1], top_k=3)
     attacker("infer", "--run", run, "--statistic", "zlogit", server=server)
-    report = json.loads((tmp_path / "attack" / "report.json").read_text())
-    assert report["rankable"] and report["statistic"] == "logodds"
-    assert any("top-3" in note for note in report["notes"])
+    report = report_of(tmp_path / "attack")
+    assert report.rankable and report.statistic == "logodds"
+    assert report.ranking[0] == "ship", report.scores  # still right, not just present
+    assert any("top-3" in note for note in report.notes)
 
 
 def test_version_change_mid_probing_stops_with_a_clear_message(served, models, tmp_path):
     server = served()
     run = tmp_path / "attack"
     args = [sys.executable, "-m", "attacker", "probe", "--run", str(run), "--per-class", "20"]  # slow ZOO
-    proc = subprocess.Popen(args, cwd=ROOT, env={**os.environ, "UIA_SERVER_URL": server.url},
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    time.sleep(3)
+    proc = subprocess.Popen(args, cwd=ROOT, env=attacker_env(server), stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True)
+    wait_until(lambda: served_images(server) > 0, 120, "probing")  # it is mid-probe now: swap under it
     deploy_version(server, models[1])
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 1
@@ -228,14 +307,20 @@ def test_client_refuses_to_mix_versions():
 
 def test_a_fresh_probe_set_never_reuses_old_snapshots(served, models, tmp_path):
     server = served()
-    run = str(tmp_path / "attack")
-    attacker("probe", "--run", run, "--method", "nes", "--per-class", "1", server=server)
+    run = tmp_path / "attack"
+    attacker("probe", "--run", str(run), "--method", "nes", "--per-class", "1", server=server)
     deploy_version(server, models[1])
-    attacker("infer", "--run", run, server=server)
+    attacker("infer", "--run", str(run), server=server)
+    old_digest = json.loads((run / "snapshots" / f"{models[1].version}.json").read_text())["probe_digest"]
     deploy_version(server, models[0])
-    attacker("probe", "--run", run, "--method", "nes", "--per-class", "1", "--seed", "5", "--fresh", server=server)
-    assert not (tmp_path / "attack" / "report.json").exists()
+    attacker("probe", "--run", str(run), "--method", "nes", "--per-class", "1", "--seed", "5", "--fresh",
+             server=server)
+    assert not (run / "report.json").exists()
     deploy_version(server, models[1])
-    attacker("infer", "--run", run, server=server)  # snapshots the new probes on θ_u again
-    report = json.loads((tmp_path / "attack" / "report.json").read_text())
-    assert report["queries"]["snapshot_after"] == 10
+    attacker("infer", "--run", str(run), server=server)  # snapshots the new probes on θ_u again
+    with np.load(run / "probes.npz") as z:
+        new_digest = probe_digest(z["images"][z["accepted"]])
+    assert new_digest != old_digest
+    for version in (models[0].version, models[1].version):  # both snapshots are of the new probes
+        assert json.loads((run / "snapshots" / f"{version}.json").read_text())["probe_digest"] == new_digest
+    assert report_of(run).queries.snapshot_after == 10

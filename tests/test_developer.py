@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 import torch
@@ -45,7 +47,7 @@ def test_exact_unlearning_differs_through_x_and_reseeding_changes_the_order(dev)
     o, s, r = state(original), state(same_order), state(reseeded)
     dist = lambda x, y: sum(float((x[k].float() - y[k].float()).norm()) for k in x)  # noqa: E731
     assert dist(o, s) > 0 and dist(s, r) > 0 and dist(o, r) > 0
-    assert same_order.meta.training["method"] == "exact" and same_order.meta.parent == original.version
+    assert same_order.record()["method"] == "exact" and same_order.meta.parent == original.version
 
 
 def test_approximate_unlearning_lowers_confidence_on_x(dev):
@@ -60,7 +62,7 @@ def test_approximate_unlearning_lowers_confidence_on_x(dev):
     # the rest of the training data is hurt less than X
     assert (loss_on(unlearned.load(), ds.train_x, ds.train_y, others, dev.device)
             - loss_on(original.load(), ds.train_x, ds.train_y, others, dev.device)) < after - before
-    assert unlearned.meta.training["steps"] == ascent_steps(forget.size, 4, min(128, forget.size))
+    assert unlearned.record()["steps"] == ascent_steps(forget.size, 4, min(128, forget.size))
 
 
 def test_gradient_noise_of_zero_is_no_noise(dev):
@@ -93,7 +95,7 @@ def test_obfuscation_and_finetuning_defenses_change_the_model_and_are_recorded(d
     noisy = dev.unlearn(forget, UnlearningConfig(noise_sigma=0.01))
     defended = dev.unlearn(forget, UnlearningConfig(finetune_samples=256, finetune_epochs=1))
     assert len({plain.version, noisy.version, defended.version}) == 3
-    assert defended.meta.training["defense_finetune"] == {"samples": 256, "epochs": 1}
+    assert defended.record()["defense_finetune"] == {"samples": 256, "epochs": 1}
 
 
 def test_forget_set_checks_ids(dev):
@@ -119,4 +121,49 @@ def test_grayscale_image_folder_of_another_size(tmp_path):
                                                     pretrain_epochs=3, width=4, threads=2))
     original = dev.finetune()
     assert original.meta.input_shape == (1, 28, 28) and original.meta.classes == ["dark", "light"]
-    assert original.meta.training["test_accuracy"] >= 0.9
+    assert original.meta.training.test_accuracy >= 0.9
+
+
+def per_class_accuracy(dev, version) -> np.ndarray:
+    """Test accuracy of each class."""
+    ds, idx = dev.splits.dataset, dev.splits.test
+    model = version.load().eval()
+    correct, total = np.zeros(len(dev.classes)), np.zeros(len(dev.classes))
+    with torch.inference_mode():
+        for lo in range(0, idx.size, 500):
+            part = idx[lo:lo + 500]
+            x = torch.from_numpy(ds.test_x[part]).permute(0, 3, 1, 2).float().div(255)
+            pred = model(x).argmax(1).numpy()
+            np.add.at(total, ds.test_y[part], 1)
+            np.add.at(correct, ds.test_y[part], pred == ds.test_y[part])
+    return correct / np.maximum(total, 1)
+
+
+def test_exact_unlearning_of_a_whole_class_forgets_that_class_only(tmp_path):
+    # No pretraining: the model learns every class from D_u alone, so a retrain without all of
+    # one class must lose that class (and only that class). Removing the wrong samples fails here.
+    dev = developer_from_settings(DeveloperSettings(workdir=tmp_path / "w", train_limit=6000, test_limit=1000,
+                                                    pretrain_epochs=0, width=8, regime="long", threads=2))
+    original = dev.finetune()
+    before = per_class_accuracy(dev, original)
+    target = int(np.argmax(before))  # the class the original learned best from D_u
+    assert before[target] >= 0.4, before
+    after = per_class_accuracy(dev, dev.unlearn(dev.forget_set([(target, 1.0)])))
+    assert after[target] <= 0.02, after  # never predicted once its samples are gone
+    others = np.arange(len(before)) != target
+    assert after[others].mean() >= before[others].mean() - 0.03, (before, after)
+
+
+def test_published_metadata_carries_nothing_about_the_deletion(dev):
+    """Only the TrainingSummary allow-list travels with the weights; the same facts whatever X was."""
+    small, large = dev.forget_set([(4, 0.1)]), dev.forget_set([(4, 1.0)])
+    published = []
+    for forget in (small, large):
+        for config in (UnlearningConfig(), UnlearningConfig(method="approximate", approx_epochs=3),
+                       UnlearningConfig(noise_sigma=0.01, finetune_samples=64)):
+            version = dev.unlearn(forget, config)
+            stored = json.loads((version.path / "metadata.json").read_text())["training"]
+            published.append({k: v for k, v in stored.items() if k != "test_accuracy"})
+            assert version.record()["method"] == config.method  # the developer keeps it privately
+    assert all(p == published[0] for p in published), published
+    assert {k for k, v in published[0].items() if v is not None} == {"stage", "profile", "dataset", "seed", "regime"}

@@ -1,5 +1,6 @@
 """The interface every probe optimiser follows (in the manner of IBM ART's attacks):
-declared parameters, a parameter check, and one `generate`."""
+declared parameters (a pydantic model: one declaration, from which the CLI flags are derived),
+a parameter check, and one `generate`."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
 
 BlackBox = Callable[[np.ndarray], np.ndarray]  # (N, C, H, W) in [0, 1] -> (N, classes) probabilities
 Progress = Callable[[dict], None]
@@ -36,27 +38,42 @@ class ProbeResult:
     accepted: bool  # confidence reached the threshold
 
 
+class ProbeParams(BaseModel):
+    """Parameters every optimiser has; each optimiser extends them (and may change defaults)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    threshold: float = Field(0.9995, gt=0, lt=1, description="accept a probe at p_c >= this (the paper's 0.9995)")
+    max_queries: int | None = Field(1_000_000, ge=1, description="query cap per probe")
+
+
 class ProbeOptimizer:
-    """Subclasses list their parameters in `params` and implement `_generate`."""
+    """Subclasses declare `name` and their `Params` model and implement `_generate`.
 
-    params: ClassVar[tuple[str, ...]] = ("threshold", "max_queries")
+    Parameters are validated when the optimiser is made (a pydantic model), so a bad value never
+    reaches an expensive run; `check_params` adds the checks that need more than one field or
+    the input's shape."""
 
-    def __init__(self, threshold: float = 0.9995, max_queries: int | None = 1_000_000):
-        self.threshold = threshold
-        self.max_queries = max_queries
+    name: ClassVar[str]
+    Params: ClassVar[type[ProbeParams]] = ProbeParams
+
+    def __init__(self, params: ProbeParams | None = None, **overrides):
+        if params is not None and overrides:
+            raise TypeError("give either a Params model or keyword parameters, not both")
+        self.params = params if params is not None else self.Params(**overrides)
+
+    def __getattr__(self, name: str):
+        # read access to the parameters as attributes (self.lr): the Params model stays the one copy
+        params = self.__dict__.get("params")
+        if params is not None and name in type(params).model_fields:
+            return getattr(params, name)
+        raise AttributeError(f"{type(self).__name__} has no attribute {name!r}")
 
     def check_params(self) -> None:
-        if not 0.0 < self.threshold < 1.0:
-            raise ValueError(f"threshold must be in (0, 1), got {self.threshold}")
-        if self.max_queries is not None and self.max_queries < 1:
-            raise ValueError(f"max_queries must be positive, got {self.max_queries}")
+        """Cross-field checks; single fields are validated by `Params`."""
 
     def describe(self) -> dict:
-        return {"method": self.name, **{p: getattr(self, p) for p in self.params}}
-
-    @property
-    def name(self) -> str:
-        return type(self).__name__.lower()
+        return {"method": self.name, **self.params.model_dump()}
 
     def generate(self, black_box: BlackBox, input_shape: tuple[int, ...], target: int,
                  rng: np.random.Generator, progress: Progress | None = None) -> ProbeResult:

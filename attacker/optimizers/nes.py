@@ -13,13 +13,12 @@ measures the new point with one more query. The log-odds, unlike -log p_c, keeps
 p_c approaches 1. A probe is accepted as soon as a measured point reaches p_c >= threshold.
 
 When `patience` steps bring no new best loss, the grid is refined (8 -> 16 -> 32: the current
-image is kept, the search continues with four times the freedom), and at full resolution the
-search restarts from fresh noise.
+image is kept, the search continues with four times the freedom); only once the grid has reached
+the input's full resolution does the search restart from fresh noise.
 
 Against hardened outputs: hidden probabilities (top-k) count as a floor, so L still falls as the
 visible competitors lose mass until c appears; when every antithetic difference comes back zero
-(rounded outputs), sigma doubles (up to 0.5) so the steps reach past the rounding. After
-`patience` steps without a new best loss, the search restarts from fresh noise.
+(rounded outputs), sigma doubles (up to 0.5) so the steps reach past the rounding.
 """
 
 from __future__ import annotations
@@ -28,7 +27,9 @@ import math
 
 import numpy as np
 
-from attacker.optimizers.base import BlackBox, ProbeOptimizer, ProbeResult, Progress, log_odds
+from pydantic import Field
+
+from attacker.optimizers.base import BlackBox, ProbeOptimizer, ProbeParams, ProbeResult, Progress, log_odds
 
 FLOOR = 1e-12  # probability given to classes whose probability is hidden (0 in the answer)
 
@@ -46,25 +47,19 @@ def upsample(z: np.ndarray, shape: tuple[int, int, int], resolution: int) -> np.
     return np.repeat(np.repeat(grid, fy, axis=2), fx, axis=3)[:, :, :height, :width]
 
 
+class NESParams(ProbeParams):
+    max_queries: int | None = Field(100_000, ge=1, description="query cap per probe")
+    resolution: int = Field(8, ge=1, description="side of the low-resolution grid")
+    directions: int = Field(10, ge=1, description="antithetic direction pairs per step")
+    sigma: float = Field(0.05, gt=0, le=0.5, description="exploration radius")
+    lr: float = Field(0.2, gt=0, description="Adam learning rate")
+    patience: int = Field(50, ge=1, description="steps without a new best loss before the grid is refined "
+                                                "(or, at full resolution, the search restarts)")
+
+
 class LowResNES(ProbeOptimizer):
-    params = ProbeOptimizer.params + ("resolution", "directions", "sigma", "lr", "patience")
-
-    def __init__(self, threshold: float = 0.9995, max_queries: int | None = 100_000, resolution: int = 8,
-                 directions: int = 10, sigma: float = 0.05, lr: float = 0.2, patience: int = 50):
-        super().__init__(threshold, max_queries)
-        self.resolution, self.directions, self.sigma, self.lr, self.patience = (
-            resolution, directions, sigma, lr, patience)
-
-    @property
-    def name(self) -> str:
-        return "nes"
-
-    def check_params(self) -> None:
-        super().check_params()
-        if self.resolution < 1 or self.directions < 1 or self.patience < 1:
-            raise ValueError("resolution, directions and patience must be positive")
-        if not 0 < self.sigma <= 0.5 or self.lr <= 0:
-            raise ValueError("sigma must be in (0, 0.5] and lr positive")
+    name = "nes"
+    Params = NESParams
 
     def _generate(self, black_box: BlackBox, input_shape: tuple[int, ...], target: int,
                   rng: np.random.Generator, progress: Progress) -> ProbeResult:

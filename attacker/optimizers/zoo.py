@@ -26,27 +26,25 @@ from __future__ import annotations
 
 import numpy as np
 
-from attacker.optimizers.base import BlackBox, ProbeOptimizer, ProbeResult, Progress, target_loss
+from pydantic import Field
+
+from attacker.optimizers.base import BlackBox, ProbeOptimizer, ProbeParams, ProbeResult, Progress, target_loss
+
+
+class ZooParams(ProbeParams):
+    nb_parallel: int = Field(1024, ge=1, description="coordinates per iteration (2 queries each)")
+    h: float = Field(1e-4, gt=0, lt=0.5, description="finite-difference step")
+    lr: float = Field(0.1, gt=0, description="Adam learning rate")
+    lr_confident: float = Field(0.02, gt=0, description="learning rate after a try that reached p_c > 0.9")
+    max_iter: int = Field(20, ge=1, description="iterations per try")
+    tries: int = Field(10, ge=1, description="tries before restarting from noise")
+    early_accept: bool = Field(False, description="accept as soon as an iteration reaches the threshold (not the "
+                                                  "paper's; less saturated probes)")
 
 
 class Zoo(ProbeOptimizer):
-    params = ProbeOptimizer.params + ("nb_parallel", "h", "lr", "lr_confident", "max_iter", "tries", "early_accept")
-
-    def __init__(self, threshold: float = 0.9995, max_queries: int | None = 1_000_000, nb_parallel: int = 1024,
-                 h: float = 1e-4, lr: float = 0.1, lr_confident: float = 0.02, max_iter: int = 20, tries: int = 10,
-                 early_accept: bool = False):
-        super().__init__(threshold, max_queries)
-        self.nb_parallel, self.h, self.lr, self.lr_confident = nb_parallel, h, lr, lr_confident
-        self.max_iter, self.tries, self.early_accept = max_iter, tries, early_accept
-
-    def check_params(self) -> None:
-        super().check_params()
-        if self.nb_parallel < 1 or self.max_iter < 1 or self.tries < 1:
-            raise ValueError("nb_parallel, max_iter and tries must be positive")
-        if not 0 < self.h < 0.5:
-            raise ValueError(f"h must be in (0, 0.5), got {self.h}")
-        if self.lr <= 0 or self.lr_confident <= 0:
-            raise ValueError("learning rates must be positive")
+    name = "zoo"
+    Params = ZooParams
 
     def _generate(self, black_box: BlackBox, input_shape: tuple[int, ...], target: int,
                   rng: np.random.Generator, progress: Progress) -> ProbeResult:

@@ -1,13 +1,18 @@
 """Wire schemas shared by the server and its clients (pydantic + numpy only, no weights)."""
 
-from shared.schemas.deletion import ClassTarget, DeletionRequest, DeletionStatus, UnlearningOptions
+from shared.schemas.attack_report import AttackReport, Confidence, QueryCounts, RemovedCount, VersionPair
+from shared.schemas.deletion import ClassTarget, DeletionRequest, DeletionStatus
 from shared.schemas.deployment import DeploymentOptions, DeployRequest, Deployment
 from shared.schemas.errors import ErrorBody
 from shared.schemas.model import Architecture, ModelInfo, ModelMetadata, Normalization, OutputFormat
 from shared.schemas.predict import Float32Batch, ImageBatch, JsonBatch, PredictRequest, PredictResponse
+from shared.schemas.training import TrainingSummary
+from shared.schemas.unlearning import UnlearningConfig, UnlearningOptions
 
 __all__ = [
     "Architecture",
+    "AttackReport",
+    "Confidence",
     "ClassTarget",
     "DeletionRequest",
     "DeletionStatus",
@@ -24,5 +29,10 @@ __all__ = [
     "OutputFormat",
     "PredictRequest",
     "PredictResponse",
+    "QueryCounts",
+    "RemovedCount",
+    "TrainingSummary",
+    "UnlearningConfig",
     "UnlearningOptions",
+    "VersionPair",
 ]

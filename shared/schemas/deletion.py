@@ -6,6 +6,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from shared.schemas.unlearning import UnlearningOptions
+
 
 class ClassTarget(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
@@ -14,26 +16,13 @@ class ClassTarget(BaseModel):
     proportion: float = Field(gt=0.0, le=1.0, description="fraction of the class's training samples to remove")
 
 
-class UnlearningOptions(BaseModel):
-    """Per-request overrides of the developer's unlearning configuration."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    method: Literal["exact", "approximate"] | None = None
-    reseed: bool | None = None
-    approx_lr: float | None = Field(None, gt=0)
-    approx_epochs: int | None = Field(None, ge=1)
-    noise_sigma: float | None = Field(None, ge=0)
-    finetune_samples: int | None = Field(None, ge=0)
-    finetune_epochs: int | None = Field(None, ge=1)
-
-
 class DeletionRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     sample_ids: list[int] | None = Field(None, description="indices of samples of D_u (train-set indices)")
     classes: list[ClassTarget] | None = Field(None, description="remove a proportion of each listed class")
-    unlearning: UnlearningOptions = Field(default_factory=UnlearningOptions)
+    unlearning: UnlearningOptions = Field(default_factory=UnlearningOptions,  # type: ignore[valid-type]
+                                          description="overrides of the developer's unlearning settings")
 
     @model_validator(mode="after")
     def _one_kind(self) -> DeletionRequest:

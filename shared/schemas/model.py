@@ -8,9 +8,11 @@ range, class names, which version answers), nothing about training.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from shared.schemas.training import TrainingSummary
 
 VERSION_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
 VersionId = Annotated[str, Field(pattern=VERSION_PATTERN, description="model version id")]
@@ -47,7 +49,8 @@ class ModelMetadata(BaseModel):
     classes: list[Annotated[str, Field(min_length=1, max_length=100)]] = Field(min_length=2, max_length=1000)
     normalization: Normalization
     created_at: datetime
-    training: dict[str, Any] = Field(default_factory=dict, description="summary: stage, accuracy, epochs, time")
+    training: TrainingSummary = Field(default_factory=TrainingSummary,
+                                      description="the public training facts (an allow-list)")
 
     @model_validator(mode="after")
     def _consistent(self) -> ModelMetadata:

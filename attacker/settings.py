@@ -1,0 +1,53 @@
+"""The attacker's settings: one declaration each, from flags or the environment.
+
+`AttackerSettings` is what every command needs to reach the API (environment names
+``UIA_ATTACKER_<FIELD>``, e.g. UIA_ATTACKER_SERVER_URL, UIA_ATTACKER_API_KEY). `ProbingConfig`
+and `InferConfig` are the options of `probe` and `infer`; the probe optimisers' own parameters
+are their `Params` models (attacker/optimizers). The CLI's flags are generated from these models.
+The attacker's environment holds nothing else: no admin token, no developer address.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from attacker.inference import STATISTICS
+from attacker.optimizers import OPTIMIZERS
+
+
+class AttackerSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="UIA_ATTACKER_", extra="ignore")
+
+    server_url: str = Field("http://127.0.0.1:8000", description="the inference server's public API")
+    api_key: SecretStr | None = Field(None, description="API key, sent as X-API-Key")
+    run: Path = Field(Path("runs/attacker"), description="run directory: probes, snapshots, reports")
+    max_budget_wait: float = Field(0.0, ge=0, description="on 429, wait up to this many seconds as Retry-After "
+                                                          "asks; longer: stop (the run resumes later)")
+
+
+class ProbingConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    method: Literal[tuple(OPTIMIZERS)] = Field(  # type: ignore[valid-type]
+        "zoo", description="zoo: the paper's; nes: low-resolution NES, ~100x fewer queries")
+    per_class: int = Field(20, ge=1, description="probes per class (the paper's 20)")
+    classes: list[str] | None = Field(None, description="only these classes (names or indices); default all")
+    seed: int = Field(0, description="probe k of class c is made from the generator seeded (seed, c, k)")
+
+
+class InferConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    before: str | None = Field(None, description="version before unlearning (default: the one probed)")
+    after: str | None = Field(None, description="version after unlearning (default: the one served now)")
+    wait: bool = Field(False, description="wait until the server serves a new version, then snapshot it")
+    wait_timeout: float | None = Field(None, gt=0, description="give up waiting after this many seconds")
+    poll: float = Field(2.0, gt=0, description="seconds between version checks while waiting")
+    statistic: Literal[tuple(STATISTICS)] = Field(  # type: ignore[valid-type]
+        "logodds", description="logodds (robust to saturated probes), beta (the paper's), logit, zlogit: "
+                               "see docs/attack.md")
+    top: int | None = Field(None, ge=1, description="how many classes were removed (default: estimated)")

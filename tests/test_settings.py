@@ -1,0 +1,125 @@
+"""One declaration per setting: flags, environment names and wire overrides all derive from the
+pydantic models, so none can drift from them."""
+
+from __future__ import annotations
+
+import pytest
+from pydantic import ValidationError
+
+from attacker.__main__ import build_optimizer
+from attacker.__main__ import build_parser as attacker_parser
+from attacker.optimizers import OPTIMIZERS
+from attacker.settings import AttackerSettings, InferConfig, ProbingConfig
+from developer.__main__ import build_parser as developer_parser
+from developer.__main__ import settings_from
+from developer.settings import DeletionClientSettings, PushTarget, ServiceConfig, TrainingConfig
+from shared.schemas import (AttackReport, DeletionRequest, ModelMetadata, TrainingSummary, UnlearningConfig,
+                            UnlearningOptions)
+from tests.conftest import make_meta
+
+
+def dests(parser, command: str) -> set[str]:
+    sub = next(a for a in parser._actions if a.dest == "command").choices[command]
+    return {a.dest for a in sub._actions}
+
+
+@pytest.mark.parametrize("command, models", [
+    ("pretrain", [TrainingConfig]),
+    ("finetune", [TrainingConfig, PushTarget]),
+    ("unlearn", [TrainingConfig, UnlearningConfig, PushTarget]),
+    ("serve", [TrainingConfig, UnlearningConfig, ServiceConfig, PushTarget]),
+    ("request", [UnlearningConfig, DeletionClientSettings]),
+    ("push", [PushTarget]),
+])
+def test_every_developer_setting_has_its_flag(command, models):
+    have = dests(developer_parser(), command)
+    for model in models:
+        assert set(model.model_fields) <= have, (command, model, set(model.model_fields) - have)
+
+
+def test_developer_flags_override_the_environment_which_overrides_defaults(monkeypatch):
+    monkeypatch.setenv("UIA_DEVELOPER_SEED", "7")
+    monkeypatch.setenv("UIA_DEVELOPER_REGIME", "long")
+    monkeypatch.setenv("UIA_DEVELOPER_SERVER_URL", "http://env:1")
+    monkeypatch.setenv("UIA_DEVELOPER_UNLEARNING__METHOD", "approximate")
+    monkeypatch.setenv("UIA_DEVELOPER_UNLEARNING__NOISE_SIGMA", "0.5")
+    args = developer_parser().parse_args(["unlearn", "--seed", "3", "--sigma", "0.25", "--no-reseed", "--class",
+                                          "cat", "--proportion", "0.5"])
+    settings = settings_from(args)
+    assert settings.seed == 3 and settings.regime == "long" and settings.server_url == "http://env:1"
+    assert settings.unlearning.method == "approximate" and settings.unlearning.noise_sigma == 0.25
+    assert settings.unlearning.reseed is False
+    # the old names no longer configure anything
+    monkeypatch.setenv("UIA_SERVER_URL", "http://old:2")
+    assert settings_from(developer_parser().parse_args(["finetune"])).server_url == "http://env:1"
+
+
+def test_bad_settings_are_refused_with_the_field_named():
+    with pytest.raises(ValidationError, match="width"):
+        settings_from(developer_parser().parse_args(["finetune", "--regime", "long", "--width", "0"]))
+    with pytest.raises(SystemExit):  # argparse refuses an unknown choice before anything runs
+        developer_parser().parse_args(["finetune", "--regime", "forever"])
+
+
+def test_the_deletion_api_overrides_are_derived_from_the_unlearning_settings():
+    assert list(UnlearningOptions.model_fields) == list(UnlearningConfig.model_fields)
+    for name, info in UnlearningOptions.model_fields.items():
+        assert info.default is None and info.description == UnlearningConfig.model_fields[name].description
+    with pytest.raises(ValidationError):  # the constraints come along
+        DeletionRequest.model_validate({"sample_ids": [1], "unlearning": {"approx_lr": 0}})
+    with pytest.raises(ValidationError):
+        DeletionRequest.model_validate({"sample_ids": [1], "unlearning": {"not_a_setting": 1}})
+    request = DeletionRequest.model_validate({"sample_ids": [1], "unlearning": {"noise_sigma": 0.1}})
+    merged = UnlearningConfig(method="approximate").with_overrides(request.unlearning)
+    assert merged.method == "approximate" and merged.noise_sigma == 0.1
+
+
+def test_published_training_facts_are_an_allow_list():
+    make_meta(training={"stage": "unlearned", "test_accuracy": 0.5})
+    for leak in ({"steps": 3}, {"method": "approximate"}, {"removed": 10}, {"ascent_loss_first": 2.3}):
+        with pytest.raises(ValidationError, match="Extra inputs"):
+            ModelMetadata.model_validate({**make_meta().model_dump(), "training": leak})
+    assert set(TrainingSummary.model_fields).isdisjoint({"steps", "method", "removed", "sample_ids"})
+
+
+@pytest.mark.parametrize("command, models", [
+    ("probe", [AttackerSettings, ProbingConfig, *(cls.Params for cls in OPTIMIZERS.values())]),
+    ("infer", [AttackerSettings, InferConfig]),
+    ("snapshot", [AttackerSettings]),
+])
+def test_every_attacker_option_has_its_flag(command, models):
+    have = dests(attacker_parser(), command)
+    for model in models:
+        assert set(model.model_fields) <= have, (command, model, set(model.model_fields) - have)
+
+
+@pytest.mark.parametrize("method", list(OPTIMIZERS))
+def test_a_shared_optimizer_flag_sets_the_chosen_optimizer_and_defaults_stay_its_own(method):
+    args = attacker_parser().parse_args(["probe", "--method", method, "--lr", "0.37"])
+    assert build_optimizer(args, method).lr == 0.37
+    default = build_optimizer(attacker_parser().parse_args(["probe"]), method)
+    assert default.lr == OPTIMIZERS[method].Params.model_fields["lr"].default
+    assert default.describe()["method"] == method
+
+
+def test_the_attacker_reads_only_its_own_environment(monkeypatch):
+    monkeypatch.setenv("UIA_SERVER_URL", "http://old:1")
+    monkeypatch.setenv("UIA_SERVER_ADMIN_TOKEN", "secret")
+    assert AttackerSettings().server_url == "http://127.0.0.1:8000"
+    assert not {"admin_token", "server_token", "token"} & set(AttackerSettings.model_fields)
+    monkeypatch.setenv("UIA_ATTACKER_SERVER_URL", "http://api:8000")
+    assert AttackerSettings().server_url == "http://api:8000"
+
+
+def test_an_attack_report_round_trips_and_refuses_inconsistent_content():
+    report = AttackReport.model_validate({
+        "versions": {"before": "a", "after": "b"}, "probes_per_class": {"x": 1, "y": 1}, "optimizer": {},
+        "queries": {"probing": 10, "snapshot_before": 2, "snapshot_after": 2}, "statistic": "logodds",
+        "rankable": True, "ranking": ["x", "y"], "inferred": ["x"], "scores": {"x": -1.0, "y": None},
+        "confidence": {"lead": 1.0, "top_separation": 3.0, "label": "medium"}})
+    assert report.queries.total == 14
+    assert AttackReport.model_validate_json(report.model_dump_json()) == report
+    with pytest.raises(ValidationError, match="needs ranking"):
+        AttackReport.model_validate({**report.model_dump(), "ranking": None})
+    with pytest.raises(ValidationError, match="must say why"):
+        AttackReport.model_validate({**report.model_dump(), "rankable": False})
