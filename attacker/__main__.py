@@ -182,7 +182,7 @@ def main(argv: list[str] | None = None) -> None:
     log = lambda message: console.print(f"[yellow]{message}[/]")  # noqa: E731
     api_key = settings.api_key.get_secret_value() if settings.api_key else None
     with InferenceClient(settings.server_url, api_key=api_key, max_budget_wait=settings.max_budget_wait,
-                         log=log) as client:
+                         log=log, shared_memory=settings.shared_memory, model_name=settings.model_name) as client:
         try:
             result: BaseModel = COMMANDS[args.command](args, settings, client)
         except VersionChanged as exc:

@@ -5,7 +5,9 @@ sends batches in the server's binary encoding (lossless float32 in, float64 out)
 transient failures (connection errors, 502/503/504) with exponential backoff; waits out a 429
 for as long as its Retry-After says (up to `max_budget_wait`, else it stops with
 `BudgetExhausted`); and can pin a model version: an answer from another version raises
-`VersionChanged`, so answers from two versions never mix in one measurement.
+`VersionChanged`, so answers from two versions never mix in one measurement. With
+`shared_memory`, batches travel through Triton's system shared-memory extension instead of the
+HTTP body (same host only; attacker/shared_memory.py); everything else stays the same.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from collections.abc import Callable
 import httpx
 import numpy as np
 
+from attacker.shared_memory import SharedMemoryTransport
 from shared.schemas import ModelInfo
 
 RETRY_STATUSES = {502, 503, 504}
@@ -41,7 +44,8 @@ class VersionChanged(RuntimeError):
 class InferenceClient:
     def __init__(self, base_url: str, *, api_key: str | None = None, timeout: float = 300.0, max_batch: int = 2048,
                  retries: int = 5, backoff: float = 0.5, max_budget_wait: float = 0.0,
-                 sleep: Callable[[float], None] = time.sleep, log: Callable[[str], None] = lambda message: None):
+                 sleep: Callable[[float], None] = time.sleep, log: Callable[[str], None] = lambda message: None,
+                 shared_memory: bool = False, model_name: str = "classifier"):
         headers = {"X-API-Key": api_key} if api_key else {}
         self.http = httpx.Client(base_url=base_url, headers=headers, timeout=timeout)
         self.base_url, self.max_batch = base_url, max_batch
@@ -50,8 +54,13 @@ class InferenceClient:
         self.queries: Counter[str] = Counter()  # images sent (and answered), by phase
         self.phase = "other"
         self.pinned_version: str | None = None
+        self.shared_memory, self.model_name = shared_memory, model_name
+        self._transport: SharedMemoryTransport | None = None
 
     def close(self) -> None:
+        if self._transport is not None:
+            self._transport.close()
+            self._transport = None
         self.http.close()
 
     def __enter__(self) -> InferenceClient:
@@ -102,17 +111,29 @@ class InferenceClient:
         parts, version = [], None
         for lo in range(0, len(images), self.max_batch):
             chunk = np.ascontiguousarray(images[lo:lo + self.max_batch], dtype="<f4")
-            response = self._request("POST", "/v1/predict", content=chunk.tobytes(), headers={
-                "content-type": "application/octet-stream", "accept": "application/octet-stream",
-                "x-batch-shape": ",".join(map(str, chunk.shape))})
+            probs, answered = self._answer(chunk)
             self.queries[self.phase] += len(chunk)
-            answered = response.headers["x-model-version"]
             expected = self.pinned_version or version
             if expected is not None and answered != expected:
                 raise VersionChanged(expected, answered)
             version = answered
-            parts.append(np.frombuffer(response.content, "<f8").reshape(len(chunk), -1))
+            parts.append(probs)
         return np.concatenate(parts), version
+
+    def _answer(self, chunk: np.ndarray) -> tuple[np.ndarray, str]:
+        if self.shared_memory:
+            if self._transport is None:
+                info = self.model_info()
+                try:
+                    self._transport = SharedMemoryTransport(self._request, self.model_name, self.max_batch,
+                                                            info.input_shape, len(info.classes))
+                except ConnectionError as exc:
+                    raise ApiError(str(exc)) from None
+            return self._transport.answer(chunk)
+        response = self._request("POST", "/v1/predict", content=chunk.tobytes(), headers={
+            "content-type": "application/octet-stream", "accept": "application/octet-stream",
+            "x-batch-shape": ",".join(map(str, chunk.shape))})
+        return np.frombuffer(response.content, "<f8").reshape(len(chunk), -1), response.headers["x-model-version"]
 
     def probabilities(self, images: np.ndarray) -> np.ndarray:
         return self.predict(images)[0]

@@ -27,6 +27,9 @@ class AttackerSettings(BaseSettings):
     run: Path = Field(Path("runs/attacker"), description="run directory: probes, snapshots, reports")
     max_budget_wait: float = Field(0.0, ge=0, description="on 429, wait up to this many seconds as Retry-After "
                                                           "asks; longer: stop (the run resumes later)")
+    shared_memory: bool = Field(False, description="send probes through Triton's system shared-memory extension "
+                                                   "(same host as the server, which must allow it)")
+    model_name: str = Field("classifier", description="the model's name in the /v2 routes (shared memory)")
 
 
 class ProbingConfig(BaseModel):

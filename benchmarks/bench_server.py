@@ -8,18 +8,24 @@ then measures, in one run:
 - images/s of `POST /v1/predict` with the binary encoding (float32 body, float64 answer) from
   2 concurrent clients (a server under load overlaps one request's transfer with another's
   forward pass) and from 1, and with float32-base64 JSON, at the same batch sizes;
+- images/s of `POST /v2/models/classifier/infer` with Triton's system shared-memory extension
+  from the same number of clients: each client owns an input and an output region (made with
+  `tritonclient.utils.shared_memory`), writes every batch into its input region, sends only the
+  JSON header, and reads the answer from its output region;
 - latency p50 / p99 of single-image binary requests.
 
 Every measurement alternates short rounds of all contenders, so that the drifting load of a
-shared machine falls on all of them alike. The last line is machine-readable: ``ratio_batch512=<HTTP images/s / in-process images/s>``.
+shared machine falls on all of them alike. The last line is machine-readable:
+``ratio_batch512=<HTTP binary / in-process> ratio_shm_batch512=<shared memory / in-process>``
+(images/s at batch 512).
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import queue
 import statistics
-import sys
 import tempfile
 import threading
 import time
@@ -29,15 +35,13 @@ from pathlib import Path
 import httpx
 import numpy as np
 import torch
+import tritonclient.utils.shared_memory as shm
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from server.serving import build_serving_model  # noqa: E402
-from shared.artifacts import content_version, weights_to_bytes  # noqa: E402
-from shared.models import build_model  # noqa: E402
-from shared.schemas import DeploymentOptions, Float32Batch, ModelMetadata  # noqa: E402
-from devtools.processes import ServerProcess  # noqa: E402
+from devtools.processes import ServerProcess
+from server.serving import build_serving_model
+from shared.artifacts import content_version, weights_to_bytes
+from shared.models import build_model
+from shared.schemas import DeploymentOptions, Float32Batch, ModelMetadata
 
 BATCHES = (1, 64, 512, 2048)
 
@@ -101,7 +105,9 @@ def main() -> None:
     payloads = {b: x.tobytes() for b, x in inputs.items()}  # as ready as the in-process input
 
     with tempfile.TemporaryDirectory() as tmp:
-        server = ServerProcess(Path(tmp) / "store", extra_env={"UIA_SERVER_TORCH_THREADS": str(args.threads)}).start()
+        server = ServerProcess(Path(tmp) / "store", extra_env={"UIA_SERVER_TORCH_THREADS": str(args.threads),
+                                                               "UIA_SERVER_ALLOW_SHARED_MEMORY": "true"}).start()
+        regions: list = []
         try:
             with server.admin() as admin:
                 files = {"metadata": ("metadata.json", meta.model_dump_json().encode(), "application/json"),
@@ -127,14 +133,42 @@ def main() -> None:
                 r.raise_for_status()
                 return np.asarray(r.json()["probabilities"])
 
+            # one input and one output region per concurrent client, lent to whichever thread calls
+            free_regions: queue.SimpleQueue = queue.SimpleQueue()
+            for i in range(max(args.clients, 1)):
+                tag = f"bench-{os.getpid()}-{i}"
+                pair = []
+                for name, size in ((f"{tag}-in", max(BATCHES) * 3072 * 4), (f"{tag}-out", max(BATCHES) * 10 * 8)):
+                    handle = shm.create_shared_memory_region(name, f"/{name}", size)
+                    regions.append(handle)
+                    http().post(f"/v2/systemsharedmemory/region/{name}/register",
+                                json={"key": f"/{name}", "byte_size": size}).raise_for_status()
+                    pair += [name, handle]
+                free_regions.put(tuple(pair))
+
+            def shared_memory(x: np.ndarray) -> np.ndarray:
+                in_name, in_handle, out_name, out_handle = free_regions.get()
+                try:
+                    shm.set_shared_memory_region(in_handle, [x])
+                    r = http().post("/v2/models/classifier/infer", json={
+                        "inputs": [{"name": "images", "shape": list(x.shape), "datatype": "FP32", "parameters": {
+                            "shared_memory_region": in_name, "shared_memory_byte_size": x.nbytes}}],
+                        "outputs": [{"name": "probabilities", "parameters": {
+                            "shared_memory_region": out_name, "shared_memory_byte_size": len(x) * 10 * 8}}]})
+                    r.raise_for_status()
+                    return shm.get_contents_as_numpy(out_handle, np.float64, [len(x), 10]).copy()
+                finally:
+                    free_regions.put((in_name, in_handle, out_name, out_handle))
+
             assert np.array_equal(binary(inputs[64]), serving.predict(inputs[64]))
+            assert np.array_equal(shared_memory(inputs[64]), serving.predict(inputs[64]))
             print(f"model: {args.arch} width {args.width}, {sum(p.numel() for p in model.parameters()):,} "
                   f"parameters; torch threads {args.threads}; client and server on one machine "
                   f"({os.cpu_count()} cores)")
             print(f"HTTP: {args.clients} concurrent clients (and 1, for reference); images/s and ratio to in-process")
             print(f"{'batch':>6} {'in-process':>11} {'binary':>9} {'ratio':>6} {'binary 1 cl.':>13} {'ratio':>6} "
-                  f"{'JSON b64':>9} {'ratio':>6}")
-            ratios = {}
+                  f"{'JSON b64':>9} {'ratio':>6} {'shm':>9} {'ratio':>6}")
+            ratios, shm_ratios = {}, {}
             for b in BATCHES:
                 x = inputs[b]
                 r = interleaved_rates({
@@ -142,10 +176,12 @@ def main() -> None:
                     "binary": (lambda: binary(x), args.clients),
                     "binary1": (lambda: binary(x), 1),
                     "json": (lambda: json_base64(x), args.clients),
+                    "shm": (lambda: shared_memory(x), args.clients),
                 }, b, args.seconds, args.rounds)
-                ratios[b] = r["binary"] / r["local"]
+                ratios[b], shm_ratios[b] = r["binary"] / r["local"], r["shm"] / r["local"]
                 print(f"{b:>6} {r['local']:>11,.0f} {r['binary']:>9,.0f} {ratios[b]:>6.2f} {r['binary1']:>13,.0f} "
-                      f"{r['binary1'] / r['local']:>6.2f} {r['json']:>9,.0f} {r['json'] / r['local']:>6.2f}")
+                      f"{r['binary1'] / r['local']:>6.2f} {r['json']:>9,.0f} {r['json'] / r['local']:>6.2f} "
+                      f"{r['shm']:>9,.0f} {shm_ratios[b]:>6.2f}")
             latencies = []
             one = inputs[1]
             for _ in range(300):
@@ -157,7 +193,9 @@ def main() -> None:
             print(f"single-image latency: p50 {p50 * 1e3:.2f} ms, p99 {p99 * 1e3:.2f} ms (binary, 300 requests)")
         finally:
             server.stop()
-    print(f"ratio_batch512={ratios[512]:.3f}")
+            for handle in regions:
+                shm.destroy_shared_memory_region(handle)
+    print(f"ratio_batch512={ratios[512]:.3f} ratio_shm_batch512={shm_ratios[512]:.3f}")
 
 
 if __name__ == "__main__":

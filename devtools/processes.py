@@ -60,6 +60,12 @@ class ServerProcess:
     def stop(self) -> None:
         stop_process(self.proc)
 
+    def kill(self, timeout: float = 30) -> None:
+        """SIGKILL, as a crash would: no shutdown code runs."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(timeout=timeout)
+
     def admin(self) -> httpx.Client:
         return httpx.Client(base_url=self.url, headers={"Authorization": f"Bearer {self.token}"}, timeout=60)
 

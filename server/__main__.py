@@ -31,6 +31,8 @@ def main(argv: list[str] | None = None) -> None:
     serve.add_argument("--admin-token", help="bearer token of the admin API (prefer UIA_SERVER_ADMIN_TOKEN)")
     serve.add_argument("--max-images", dest="max_images_per_request", type=int, help="images per request")
     serve.add_argument("--max-body-bytes", type=int, help="largest predict body in bytes")
+    serve.add_argument("--allow-shared-memory", action="store_true", default=None,
+                       help="serve Triton's system shared-memory extension on /v2 (same-host clients; off by default)")
     serve.add_argument("--device", help="auto (CUDA when present), cpu, cuda, cuda:1, ...")
     serve.add_argument("--torch-threads", type=int, help="intra-op threads of torch")
     serve.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])

@@ -1,33 +1,35 @@
-"""The app factory: settings in, FastAPI app out."""
+"""The app factory: settings (and a clock, for tests) in, FastAPI app out."""
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
+import time
+from collections.abc import Callable
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
-from fastapi.openapi.utils import get_openapi
 from fastapi.responses import Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from server.body_limit import BodyLimitMiddleware
-from server.budget import ANONYMOUS, QueryBudget
+from server.budget import ANONYMOUS, BUDGET_FILE, QueryBudget
 from server.deps import AppState
 from server import errors
 from server.metrics import Metrics, MetricsMiddleware
 from server.model_store import ModelStore
-from server.routes import admin, health, inference, oip_v2
+from server.openapi import build_openapi
+from server.pool import InferencePool
+from server.routes import admin, health, inference, oip_v2, shm
 from server.serving import Deployer
 from server.settings import ServerSettings
+from server.shm import SharedMemoryRegistry
 from shared.runtime import configure_threads, select_device
-from shared.schemas import PredictRequest
-from shared.schemas.oip import InferenceRequest
 
 DESCRIPTION = """Serves probability vectors of the deployed model version, and public metadata.
 Never weights, logits or gradients. The same model answers the Open Inference Protocol v2 under /v2."""
 
 
-def create_app(settings: ServerSettings | None = None) -> FastAPI:
+def create_app(settings: ServerSettings | None = None, clock: Callable[[], float] = time.time) -> FastAPI:
+    """`clock`: wall-clock seconds, for the budget windows (tests pass a fake one)."""
     settings = settings or ServerSettings()
     configure_threads(settings.torch_threads)
     metrics = Metrics()
@@ -37,25 +39,27 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
     if restored is not None:
         metrics.served_version(restored.version)
     limits = {**settings.api_keys, ANONYMOUS: settings.anonymous_budget}
-    budget = QueryBudget(limits, settings.budget_window_s)
-
-    def new_pool() -> ThreadPoolExecutor:
-        return ThreadPoolExecutor(settings.inference_workers, thread_name_prefix="inference")
+    budget = QueryBudget(store.root / BUDGET_FILE, limits, settings.budget_window_s, clock)
+    pool = InferencePool(settings.inference_workers)
+    shared_memory = SharedMemoryRegistry(settings.max_shared_memory_regions) if settings.allow_shared_memory else None
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
-        if app.state.inference_pool is None:  # a second start of the same app (tests)
-            app.state.inference_pool = new_pool()
+        pool.start()
         yield
-        app.state.inference_pool.shutdown(wait=True)
-        app.state.inference_pool = None
+        pool.shutdown()
+        budget.close()
+        if shared_memory is not None:
+            shared_memory.close()
 
     app = FastAPI(title="Unlearning inversion: MLaaS inference server", version="1.0", description=DESCRIPTION,
                   lifespan=lifespan)
-    app.state.uia = AppState(settings, store, deployer, budget, metrics)
-    app.state.inference_pool = new_pool()
+    app.state.uia = AppState(settings, store, deployer, budget, metrics, pool, shared_memory)
     errors.install(app)
-    for router in (health.router, inference.router, oip_v2.router, admin.router):
+    routers = [health.router, inference.router, oip_v2.router, admin.router]
+    if shared_memory is not None:  # off by default, like Triton's: the routes are then absent
+        routers.insert(3, shm.router)
+    for router in routers:
         app.include_router(router)
 
     @app.get("/metrics", tags=["health"], summary="Prometheus metrics", response_class=Response)
@@ -63,16 +67,8 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
         return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
     def openapi() -> dict:
-        """The generated schema plus the request bodies the raw-body routes document by reference."""
         if app.openapi_schema is None:
-            schema = get_openapi(title=app.title, version=app.version, description=app.description,
-                                 routes=app.routes)
-            components = schema.setdefault("components", {}).setdefault("schemas", {})
-            for model in (PredictRequest, InferenceRequest):
-                body = model.model_json_schema(ref_template="#/components/schemas/{model}")
-                components.update(body.pop("$defs", {}))
-                components[model.__name__] = body
-            app.openapi_schema = schema
+            app.openapi_schema = build_openapi(app, settings)
         return app.openapi_schema
 
     app.openapi = openapi

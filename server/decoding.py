@@ -7,6 +7,8 @@ with the shape in the ``X-Batch-Shape: N,C,H,W`` header.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from pydantic import ValidationError
 
@@ -54,7 +56,7 @@ def decode_body(content_type: str | None, shape_header: str | None, body: bytes 
     kind = media_type(content_type)
     if kind == BINARY:
         shape = parse_shape(shape_header)
-        expected = int(np.prod(shape, dtype=np.int64)) * 4
+        expected = math.prod(shape) * 4  # Python ints: a huge shape cannot overflow
         if len(body) != expected:
             raise ApiError(422, "invalid_input", f"body holds {len(body)} bytes; X-Batch-Shape {shape} "
                                                  f"needs {expected} (float32)")

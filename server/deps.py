@@ -1,12 +1,16 @@
-"""Request dependencies: the app state, the caller's API key, the admin token check, and the
-one path every inference route takes (budget, timeout, worker pool, metrics)."""
+"""Request dependencies: the app state, the serving model, the caller, the admin token check, and
+the one path every inference route takes (budget, inference pool, metrics).
+
+Routes declare what they need with the `Annotated` aliases (`StateDep`, `ServingDep`,
+`CallerDep`), so each dependency is spelled once, here.
+"""
 
 from __future__ import annotations
 
-import asyncio
 import hmac
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Annotated
 
 import numpy as np
 from fastapi import Depends, Request
@@ -16,8 +20,10 @@ from server.budget import ANONYMOUS, BudgetExceeded, QueryBudget
 from server.errors import ApiError
 from server.metrics import Metrics
 from server.model_store import ModelStore
+from server.pool import InferencePool
 from server.serving import Deployer, ServingModel
 from server.settings import ServerSettings
+from server.shm import SharedMemoryRegistry
 from shared.http import bearer_guard
 
 
@@ -28,13 +34,18 @@ class AppState:
     deployer: Deployer
     budget: QueryBudget
     metrics: Metrics
+    pool: InferencePool
+    shared_memory: SharedMemoryRegistry | None  # None: the extension is off
 
 
 def get_state(request: Request) -> AppState:
     return request.app.state.uia
 
 
-def serving_model(state: AppState = Depends(get_state)) -> ServingModel:
+StateDep = Annotated[AppState, Depends(get_state)]
+
+
+def serving_model(state: StateDep) -> ServingModel:
     """The model version this request will use from start to end."""
     current = state.deployer.current
     if current is None:
@@ -42,10 +53,12 @@ def serving_model(state: AppState = Depends(get_state)) -> ServingModel:
     return current
 
 
+ServingDep = Annotated[ServingModel, Depends(serving_model)]
+
 _api_key = APIKeyHeader(name="X-API-Key", auto_error=False, description="API key (optional if anonymous access)")
 
 
-def caller(key: str | None = Depends(_api_key), state: AppState = Depends(get_state)) -> str:
+def caller(key: Annotated[str | None, Depends(_api_key)], state: StateDep) -> str:
     """Who is asking: an API key from the settings, or the anonymous caller."""
     settings = state.settings
     if key is None:
@@ -57,10 +70,14 @@ def caller(key: str | None = Depends(_api_key), state: AppState = Depends(get_st
     return key
 
 
+CallerDep = Annotated[str, Depends(caller)]
+
+
 async def classify(request: Request, state: AppState, serving: ServingModel, decode: Callable[[], np.ndarray],
-                   who: str) -> tuple[np.ndarray, dict[str, str]]:
-    """Decode the images, charge the caller's budget and run the forward pass, in one job on the
-    inference pool (one thread hop per request); count the images.
+                   who: str, deliver: Callable[[np.ndarray], None] | None = None) -> tuple[np.ndarray, dict[str, str]]:
+    """Decode the images, charge the caller's budget, run the forward pass and `deliver` the
+    probabilities (a shared-memory write), in one job on the inference pool; count the images.
+    A request that fails to decode is not charged.
 
     Returns the probabilities and the response headers to add.
     """
@@ -71,15 +88,12 @@ async def classify(request: Request, state: AppState, serving: ServingModel, dec
             remaining = state.budget.charge(who, len(images))
         except BudgetExceeded as exc:
             raise ApiError(429, "budget_exceeded", exc.detail, {"Retry-After": str(exc.retry_after)}) from None
-        return serving.predict(images), remaining
+        probs = serving.predict(images)
+        if deliver is not None:
+            deliver(probs)
+        return probs, remaining
 
-    loop = asyncio.get_running_loop()
-    work = loop.run_in_executor(request.app.state.inference_pool, job)
-    try:
-        probs, remaining = await asyncio.wait_for(work, timeout=state.settings.request_timeout_s)
-    except TimeoutError:
-        raise ApiError(503, "timeout", f"inference took longer than {state.settings.request_timeout_s:g} s",
-                       {"Retry-After": "5"}) from None
+    probs, remaining = await state.pool.run(job, state.settings.request_timeout_s)
     state.metrics.images.labels(request.scope["route"].path).inc(len(probs))
     headers = {"X-Model-Version": serving.version}
     if remaining is not None:

@@ -35,7 +35,14 @@ class ServerSettings(BaseSettings):
     api_keys: dict[str, int | None] = Field(default_factory=dict, description="API key -> images per window")
     allow_anonymous: bool = Field(True, description="serve requests without an X-API-Key header")
     anonymous_budget: int | None = Field(None, ge=0, description="images per window for all anonymous callers")
-    budget_window_s: int = Field(3600, ge=1, description="length of a budget window in seconds")
+    budget_window_s: int = Field(3600, ge=1, description="length of a budget window in seconds; the windows "
+                                 "persist in <store_dir>/budgets.sqlite3 across restarts")
+
+    # Triton's system shared-memory extension: same-host clients pass tensors through /dev/shm
+    allow_shared_memory: bool = Field(False, description="serve /v2/systemsharedmemory and accept inputs and "
+                                      "outputs that name a registered region; off: those routes are absent")
+    max_shared_memory_regions: int = Field(64, ge=1, description="registered regions per caller (each holds an "
+                                           "open file descriptor)")
 
     # defenses applied to deployments whose request names no options
     defenses: DeploymentOptions = Field(default_factory=DeploymentOptions)

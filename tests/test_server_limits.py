@@ -56,9 +56,9 @@ def test_keys_are_checked(tmp_path):
         assert client.post("/v1/predict", json=images(1)).status_code == 429
 
 
-def test_budget_window_resets():
+def test_budget_window_resets(tmp_path):
     now = [0.0]
-    budget = QueryBudget({"k": 5}, window_s=60, clock=lambda: now[0])
+    budget = QueryBudget(tmp_path / "budgets.sqlite3", {"k": 5}, window_s=60, clock=lambda: now[0])
     assert budget.charge("k", 5) == 0
     with pytest.raises(BudgetExceeded) as exc:
         budget.charge("k", 1)

@@ -1,8 +1,8 @@
 """Liveness and readiness."""
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter
 
-from server.deps import AppState, get_state
+from server.deps import StateDep
 from server.errors import ApiError
 
 router = APIRouter(tags=["health"])
@@ -15,7 +15,7 @@ def healthz() -> dict[str, str]:
 
 @router.get("/readyz", summary="A model version is deployed and answering",
             responses={503: {"description": "no model deployed yet"}})
-def readyz(state: AppState = Depends(get_state)) -> dict[str, str]:
+def readyz(state: StateDep) -> dict[str, str]:
     current = state.deployer.current
     if current is None:
         raise ApiError(503, "not_ready", "no model version is deployed yet", {"Retry-After": "5"})

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
 from server.decoding import BATCH_SHAPE_HEADER, BINARY, check_images, decode_body, media_type, read_body
-from server.deps import AppState, caller, classify, get_state, serving_model
-from server.serving import ServingModel
+from server.deps import CallerDep, ServingDep, StateDep, classify
 from shared.schemas import ErrorBody, ModelInfo, PredictResponse
 
 router = APIRouter(prefix="/v1", tags=["inference"])
@@ -31,14 +30,13 @@ PREDICT_RESPONSES = {
 
 @router.get("/model", response_model=ModelInfo, summary="Public information about the serving model",
             responses={503: {"model": ErrorBody}})
-def model_info(serving: ServingModel = Depends(serving_model)) -> ModelInfo:
+def model_info(serving: ServingDep) -> ModelInfo:
     return serving.meta.public_info(serving.options.output_format())
 
 
 @router.post("/predict", response_model=PredictResponse, summary="Probability vectors for a batch of images",
              responses=PREDICT_RESPONSES, openapi_extra=PREDICT_OPENAPI)
-async def predict(request: Request, serving: ServingModel = Depends(serving_model),
-                  state: AppState = Depends(get_state), who: str = Depends(caller)) -> Response:
+async def predict(request: Request, serving: ServingDep, state: StateDep, who: CallerDep) -> Response:
     body = await read_body(request)
     content_type, shape = request.headers.get("content-type"), request.headers.get(BATCH_SHAPE_HEADER)
 

@@ -7,10 +7,18 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from shared.schemas.model import OutputFormat, VersionId
 
 
+# `_label_only_alone` below, said in JSON Schema, so that the published schema refuses what the
+# validator refuses (a schema-valid deployment request is one the server accepts)
+LABEL_ONLY_ALONE = {
+    "if": {"properties": {"label_only": {"const": True}}, "required": ["label_only"]},
+    "then": {"properties": {"top_k": {"type": "null"}, "round_decimals": {"type": "null"}}},
+}
+
+
 class DeploymentOptions(BaseModel):
     """Defenses the operator toggles; all off by default."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra=LABEL_ONLY_ALONE)
 
     prune_rate: float = Field(0.0, ge=0.0, lt=1.0, description="fraction of Conv/Linear weights zeroed by "
                               "global L1 unstructured pruning; 0 = off")

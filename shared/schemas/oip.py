@@ -1,14 +1,41 @@
 """The Open Inference Protocol v2 (KServe / Triton) REST messages the server speaks.
 
-Tensors travel as JSON `data` (flat row-major or nested lists) or, with Triton's binary tensor
-extension, as raw bytes after the JSON header (`parameters.binary_data_size`).
+Tensors travel as JSON `data` (flat row-major or nested lists), with Triton's binary tensor
+extension as raw bytes after the JSON header (`parameters.binary_data_size`), or with Triton's
+system shared-memory extension in a registered region (`parameters.shared_memory_region`,
+`shared_memory_byte_size`, `shared_memory_offset`). Parameters the server does not know are
+allowed and ignored, as the protocol says.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool
+
+
+def _json_integer(value: Any) -> Any:
+    """JSON Schema's integer: 3 and 3.0, not true, "3" or 3.5 (pydantic's lax int takes the first
+    two, its strict int refuses 3.0; the schema must mean what the server accepts)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValueError("must be an integer")
+    if isinstance(value, float) and not value.is_integer():
+        raise ValueError("must be a whole number")
+    return int(value)
+
+
+def json_int(**constraints: Any) -> Any:
+    """An integer field type in JSON Schema's sense, with Field constraints (ge=...) that the
+    schema shows as minimum/maximum (they must come before the validator for that)."""
+    return Annotated[int, Field(**constraints), BeforeValidator(_json_integer)]
+
+
+ByteCount = json_int(ge=0)
+REGION_NAME = r"^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$"
+# a POSIX shared-memory name: one path component, optionally after the leading slash; group 1 is
+# the name within the namespace (/dev/shm on Linux)
+SHM_KEY = r"/?([A-Za-z0-9_][A-Za-z0-9._-]{0,254})"
+RegionName = Annotated[str, Field(pattern=REGION_NAME, description="name of a registered shared-memory region")]
 
 
 class TensorMetadata(BaseModel):
@@ -31,22 +58,46 @@ class ModelMetadataResponse(BaseModel):
     outputs: list[TensorMetadata]
 
 
+class SharedMemoryReference(BaseModel):
+    """Where a tensor lies in a registered system shared-memory region (all three or none)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    shared_memory_region: RegionName | None = None
+    shared_memory_byte_size: ByteCount | None = None
+    shared_memory_offset: ByteCount | None = Field(None, description="bytes into the region; default 0")
+
+
+class InputParameters(SharedMemoryReference):
+    binary_data_size: ByteCount | None = Field(None, description="bytes of this tensor after the JSON header")
+
+
+class OutputParameters(SharedMemoryReference):
+    binary_data: StrictBool | None = Field(None, description="answer this output as raw bytes after the JSON")
+
+
+class RequestParameters(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    binary_data_output: StrictBool | None = Field(None, description="every output as raw bytes after the JSON")
+
+
 class RequestInput(BaseModel):
     name: str
-    shape: list[int]
+    shape: list[json_int(ge=1)]
     datatype: str
-    parameters: dict[str, Any] | None = None
+    parameters: InputParameters | None = None
     data: list[Any] | None = None
 
 
 class RequestOutput(BaseModel):
     name: str
-    parameters: dict[str, Any] | None = None
+    parameters: OutputParameters | None = None
 
 
 class InferenceRequest(BaseModel):
     id: str | None = None
-    parameters: dict[str, Any] | None = None
+    parameters: RequestParameters | None = None
     inputs: list[RequestInput] = Field(min_length=1)
     outputs: list[RequestOutput] | None = None
 
@@ -69,3 +120,21 @@ class InferenceResponse(BaseModel):
 
 class OipError(BaseModel):
     error: str
+
+
+class SharedMemoryRegister(BaseModel):
+    """`POST /v2/systemsharedmemory/region/{name}/register`: a region of a POSIX shared-memory object."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    key: str = Field(pattern=f"^{SHM_KEY}$",
+                     description="the object's POSIX shared-memory name, e.g. /input_data")
+    offset: ByteCount = Field(0, description="where the region starts in the object, in bytes")
+    byte_size: json_int(ge=1) = Field(description="the region's size in bytes")
+
+
+class SharedMemoryRegionStatus(BaseModel):
+    name: str
+    key: str
+    offset: int
+    byte_size: int

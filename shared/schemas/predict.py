@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import math
 from typing import Annotated, Any, Literal, Union
 
 import numpy as np
@@ -22,7 +23,7 @@ class Float32Batch(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     encoding: Literal["float32-base64"]
-    shape: list[Annotated[int, Field(ge=0)]] = Field(min_length=4, max_length=4, description="(N, C, H, W)")
+    shape: list[Annotated[int, Field(ge=1)]] = Field(min_length=4, max_length=4, description="(N, C, H, W)")
     data: str = Field(description="base64 of the little-endian float32 bytes, C order")
 
     @classmethod
@@ -36,7 +37,7 @@ class Float32Batch(BaseModel):
             raw = base64.b64decode(self.data, validate=True)
         except (binascii.Error, ValueError) as exc:
             raise ValueError(f"data is not valid base64: {exc}") from None
-        expected = int(np.prod(self.shape, dtype=np.int64)) * 4
+        expected = math.prod(self.shape) * 4  # Python ints: a huge shape cannot overflow
         if len(raw) != expected:
             raise ValueError(f"data holds {len(raw)} bytes, shape {self.shape} needs {expected} (float32)")
         return np.frombuffer(bytearray(raw), dtype="<f4").reshape(self.shape)  # writable: torch shares it

@@ -1,0 +1,34 @@
+"""The served OpenAPI schema: the public contract, saying exactly what the server accepts.
+
+FastAPI's generated schema, completed where generation cannot know:
+- the request bodies the raw-body routes parse themselves (`/v1/predict`, `/v2/.../infer`, the
+  shared-memory register), documented by reference;
+- the API key is optional exactly when anonymous access is on (an empty security requirement);
+`tests/test_fuzz.py` holds the server to it with every schemathesis check.
+"""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+
+from server.settings import ServerSettings
+from shared.schemas import PredictRequest
+from shared.schemas.oip import InferenceRequest, SharedMemoryRegister
+
+RAW_BODIES = (PredictRequest, InferenceRequest, SharedMemoryRegister)
+
+
+def build_openapi(app: FastAPI, settings: ServerSettings) -> dict:
+    schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
+    components = schema.setdefault("components", {}).setdefault("schemas", {})
+    for model in RAW_BODIES:
+        body = model.model_json_schema(ref_template="#/components/schemas/{model}")
+        components.update(body.pop("$defs", {}))
+        components[model.__name__] = body
+    if settings.allow_anonymous:
+        for operation in (op for path in schema["paths"].values() for op in path.values()):
+            requirements = operation.get("security", [])
+            if any("APIKeyHeader" in r for r in requirements) and {} not in requirements:
+                requirements.append({})
+    return schema
