@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo test lint bench-server bench-defenses bench-developer bench-probing bench-statistics clean
+.PHONY: install demo test test-compose lint bench-server bench-defenses bench-developer bench-probing bench-statistics bench-recovery clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -23,6 +23,12 @@ lint: $(STAMP)
 
 test: lint
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The story in containers (docs/compose.md): installs docker and starts dockerd when missing (root),
+# builds the images offline, runs `docker compose` with a tiny story and checks it.
+test-compose: $(STAMP)
+	docker/ensure-docker.sh
+	$(BIN)/python -m devtools.compose_check $(COMPOSE_ARGS)
 
 clean:
 	rm -rf runs .pytest_cache
@@ -41,3 +47,6 @@ bench-statistics: $(STAMP)
 
 bench-probing: $(STAMP)
 	$(BIN)/python benchmarks/bench_probing.py $(BENCH_ARGS)
+
+bench-recovery: $(STAMP)
+	$(BIN)/python benchmarks/bench_recovery.py $(BENCH_ARGS)
