@@ -40,22 +40,20 @@ import numpy as np
 import torch
 from pydantic import BaseModel, Field
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from developer.config import UnlearningConfig  # noqa: E402
-from developer.factory import developer_from_settings  # noqa: E402
-from developer.settings import DeveloperSettings  # noqa: E402
-from developer.training import evaluate  # noqa: E402
-from evaluation.grids import GridRow, comparison_grid  # noqa: E402
-from evaluation.image_metrics import ImageScores, gray_images, random_images, score_images  # noqa: E402
-from recovery.attack import recover  # noqa: E402
-from recovery.config import PROFILES, RecoveryConfig  # noqa: E402
-from recovery.outputs import read_images, write_outputs  # noqa: E402
-from recovery.result import RecoveryResult  # noqa: E402
-from server.defenses import prune_global  # noqa: E402
-from shared.artifacts import load_version, save_version  # noqa: E402
-from shared.runtime import configure_threads, select_device  # noqa: E402
+from developer.config import UnlearningConfig
+from developer.factory import developer_from_settings
+from developer.settings import DeveloperSettings
+from developer.training import evaluate
+from devtools.processes import ROOT
+from evaluation.grids import GridRow, comparison_grid
+from evaluation.image_metrics import ImageScores, gray_images, random_images, score_images
+from recovery.attack import recover
+from recovery.config import PROFILES, RecoveryConfig
+from recovery.outputs import read_images, write_outputs
+from recovery.result import RecoveryResult
+from server.defenses import prune_global
+from shared.artifacts import load_version, save_version
+from shared.runtime import configure_threads, select_device
 
 ALL_CASES = ("approximate", "exact", "noise", "finetune", "prune")
 
@@ -117,7 +115,7 @@ def make_cases(args: argparse.Namespace, out: Path) -> Prepared:
     settings = DeveloperSettings(workdir=out / "developer", seed=args.seed, profile=args.profile,
                                  regime=args.regime, pretrain_epochs=args.pretrain_epochs,
                                  train_limit=args.train_limit, device=args.device, threads=args.train_threads)
-    with contextlib.redirect_stdout(sys.stderr):  # the developer reports its stages on stdout
+    with contextlib.redirect_stdout(sys.stderr):  # stdout carries only the result line
         dev = developer_from_settings(settings)
         original = dev.finetune()
         rng = np.random.default_rng([args.seed, 0x12])
