@@ -243,7 +243,7 @@ def main(argv: list[str] | None = None) -> None:
     setup_logging(args.log_level)
     try:
         result = COMMANDS[args.command](args)
-    except ValueError as exc:  # pydantic's ValidationError is one: bad settings say what is wrong
+    except (ValueError, OSError) as exc:  # bad settings (pydantic's ValidationError), missing files
         raise SystemExit(f"error: {exc}") from None
     if isinstance(result, list):
         print(json.dumps([r.model_dump(mode="json", by_alias=True) for r in result], indent=2))

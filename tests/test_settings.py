@@ -11,6 +11,7 @@ from attacker.__main__ import build_parser as attacker_parser
 from attacker.optimizers import OPTIMIZERS
 from attacker.settings import AttackerSettings, InferConfig, ProbingConfig
 from developer.__main__ import build_parser as developer_parser
+from developer.__main__ import main as developer_main
 from developer.__main__ import settings_from
 from developer.settings import DeletionClientSettings, PushTarget, ServiceConfig, TrainingConfig
 from shared.schemas import (AttackReport, DeletionRequest, ModelMetadata, TrainingSummary, UnlearningConfig,
@@ -123,3 +124,9 @@ def test_an_attack_report_round_trips_and_refuses_inconsistent_content():
         AttackReport.model_validate({**report.model_dump(), "ranking": None})
     with pytest.raises(ValidationError, match="must say why"):
         AttackReport.model_validate({**report.model_dump(), "rankable": False})
+
+
+def test_a_missing_version_directory_is_a_clear_error_not_a_traceback(tmp_path, capsys):
+    with pytest.raises(SystemExit, match="error: .*No such file"):
+        developer_main(["push", str(tmp_path / "nowhere"), "--server-token", "t"])
+    assert capsys.readouterr().out == ""  # nothing on stdout: there is no result
