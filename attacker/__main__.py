@@ -32,6 +32,7 @@ from attacker.report import print_ranking, write_report
 from attacker.results import ProbingResult, Refusal, SnapshotResult
 from attacker.settings import AttackerSettings, InferConfig, ProbingConfig
 from attacker.snapshots import Snapshot, list_snapshots, load_snapshot, probe_digest, take_snapshot
+from shared.classes import class_index
 from shared.cli import add_model_flags, flag_values
 from shared.schemas import AttackReport
 
@@ -84,17 +85,10 @@ def build_optimizer(args: argparse.Namespace, method: str) -> ProbeOptimizer:
 
 # ---------------------------------------------------------------- commands
 def resolve_classes(names: list[str] | None, classes: list[str]) -> list[int] | None:
-    if not names:
-        return None
-    out = []
-    for name in names:
-        if name in classes:
-            out.append(classes.index(name))
-        elif name.isdigit() and int(name) < len(classes):
-            out.append(int(name))
-        else:
-            raise SystemExit(f"error: unknown class {name!r}; the model's classes are {', '.join(classes)}")
-    return out
+    try:
+        return [class_index(name, classes) for name in names] if names else None
+    except ValueError as exc:
+        raise SystemExit(f"error: {exc}") from None
 
 
 def cmd_probe(args, settings: AttackerSettings, client: InferenceClient) -> ProbingResult:

@@ -39,6 +39,7 @@ from developer.training import EpochStats, evaluate, train_epochs
 from developer.unlearning import gradient_ascent, heldout_public_slice
 from shared.artifacts import METADATA_FILE, content_version, load_version, read_metadata, save_version, weights_to_bytes
 from shared.atomic import write_json
+from shared.classes import class_index
 from shared.data import select_forget_set
 from shared.models import build_model
 from shared.runtime import seed_everything
@@ -105,13 +106,7 @@ class Developer:
 
     # ---------------------------------------------------------------- what to forget
     def class_index(self, name: str | int) -> int:
-        if isinstance(name, int) or (isinstance(name, str) and name.isdigit()):
-            index = int(name)
-            if 0 <= index < len(self.classes):
-                return index
-        elif name in self.classes:
-            return self.classes.index(name)
-        raise ValueError(f"unknown class {name!r}; the classes are {', '.join(self.classes)}")
+        return class_index(name, self.classes)
 
     def forget_set(self, targets: list[tuple[int, float]] = (), sample_ids: list[int] = ()) -> np.ndarray:
         """X within the fine-tuning set F: for each (class, p) a seeded proportion p of that class's

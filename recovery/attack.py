@@ -20,21 +20,17 @@ from recovery.invert import Inversion, invert
 from recovery.labels import infer_labels, label_ranking, last_linear_scores
 from recovery.result import LabelReport, RecoveryResult, RestartReport
 from recovery.versions import load_pair
+from shared.classes import class_index
 
 MAX_IMAGES = 64
 
 
 def parse_labels(text: str, classes: list[str]) -> list[int]:
     """'cat,dog' or '3,5' -> class indices; an unknown name is a RecoveryInputError."""
-    labels = []
-    for item in (part.strip() for part in text.split(",") if part.strip()):
-        if item in classes:
-            labels.append(classes.index(item))
-        elif item.isdigit() and int(item) < len(classes):
-            labels.append(int(item))
-        else:
-            raise RecoveryInputError(f"unknown label {item!r}; the classes are {', '.join(classes)}")
-    return labels
+    try:
+        return [class_index(item, classes, "label") for item in (p.strip() for p in text.split(",")) if item]
+    except ValueError as exc:
+        raise RecoveryInputError(str(exc)) from None
 
 
 def recover(before_dir: Path, after_dir: Path, config: RecoveryConfig, *, num_images: int = 1,

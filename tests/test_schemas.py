@@ -67,3 +67,14 @@ def test_public_info_discloses_no_training_details():
     info = meta.public_info().model_dump()
     assert set(info) == {"version", "input_shape", "classes", "value_range", "output"}
     assert "unlearned" not in str(info) and "0.5" not in str(info)
+
+
+def test_one_rule_names_a_class_in_every_program():
+    from shared.classes import class_index
+
+    classes = ["cat", "7", "dog"]
+    assert class_index("dog", classes) == 2 and class_index(1, classes) == 1 and class_index("0", classes) == 0
+    assert class_index("7", classes) == 1  # a name in the list wins over reading it as an index
+    for bad in ("unicorn", 3, "-1"):
+        with pytest.raises(ValueError, match="unknown class .*the classes are cat, 7, dog"):
+            class_index(bad, classes)
