@@ -94,7 +94,6 @@ def resolve_classes(names: list[str] | None, classes: list[str]) -> list[int] | 
 def cmd_probe(args, settings: AttackerSettings, client: InferenceClient) -> ProbingResult:
     config = ProbingConfig(**flag_values(args, ProbingConfig))
     optimizer = build_optimizer(args, config.method)
-    optimizer.check_params()
     run = settings.run
     if args.fresh:  # a new probe set: its snapshots and reports would not belong to it
         for name in (PROBING_FILE, PROBES_FILE, "report.json", "report.md", "report-chart.png"):

@@ -70,4 +70,4 @@ def test_early_accept_spends_fewer_queries_than_the_full_try():
                                     {"max_queries": 0}])
 def test_bad_parameters_are_refused(kwargs):
     with pytest.raises(ValueError):
-        Zoo(**kwargs).check_params()
+        Zoo(**kwargs)

@@ -1,6 +1,6 @@
 """The interface every probe optimiser follows (in the manner of IBM ART's attacks):
-declared parameters (a pydantic model: one declaration, from which the CLI flags are derived),
-a parameter check, and one `generate`."""
+declared parameters (a pydantic model: one declaration, validated on construction, from which
+the CLI flags are derived) and one `generate`."""
 
 from __future__ import annotations
 
@@ -51,8 +51,7 @@ class ProbeOptimizer:
     """Subclasses declare `name` and their `Params` model and implement `_generate`.
 
     Parameters are validated when the optimiser is made (a pydantic model), so a bad value never
-    reaches an expensive run; `check_params` adds the checks that need more than one field or
-    the input's shape."""
+    reaches an expensive run; what depends on the input's shape is checked in `_generate`."""
 
     name: ClassVar[str]
     Params: ClassVar[type[ProbeParams]] = ProbeParams
@@ -69,16 +68,12 @@ class ProbeOptimizer:
             return getattr(params, name)
         raise AttributeError(f"{type(self).__name__} has no attribute {name!r}")
 
-    def check_params(self) -> None:
-        """Cross-field checks; single fields are validated by `Params`."""
-
     def describe(self) -> dict:
         return {"method": self.name, **self.params.model_dump()}
 
     def generate(self, black_box: BlackBox, input_shape: tuple[int, ...], target: int,
                  rng: np.random.Generator, progress: Progress | None = None) -> ProbeResult:
         """Make one probe for class `target`, starting from the optimiser's own initialisation."""
-        self.check_params()
         return self._generate(black_box, tuple(input_shape), target, rng, progress or (lambda info: None))
 
     def _generate(self, black_box: BlackBox, input_shape: tuple[int, ...], target: int,
