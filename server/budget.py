@@ -79,6 +79,11 @@ class QueryBudget:
                 self._connections.append(connection)
         return connection
 
+    def _window_over(self, start: float, now: float) -> bool:
+        """The window that began at `start` is over (or lies in the future: the clock stepped back).
+        The same rule as _CHARGE's CASE, for the reads that explain or report a window."""
+        return now - start >= self.window_s or now < start
+
     def charge(self, caller: str, images: int) -> int | None:
         """Charge `images` to `caller`; returns what is left (None: unlimited) or raises BudgetExceeded."""
         limit = self.limits.get(caller)
@@ -93,7 +98,7 @@ class QueryBudget:
             return limit - row[0]
         current = connection.execute("SELECT start, used FROM windows WHERE caller = ?", (key,)).fetchone()
         start, used = current if current is not None else (now, 0)
-        if now - start >= self.window_s or now < start:  # a fresh window would not hold the request either
+        if self._window_over(start, now):  # a fresh window would not hold the request either
             start, used = now, 0
         retry = min(max(1, math.ceil(start + self.window_s - now)), math.ceil(self.window_s))
         raise BudgetExceeded(retry, f"this request of {images} images would pass the budget of {limit} "
@@ -108,7 +113,7 @@ class QueryBudget:
         now = self.clock()
         row = self._connection().execute("SELECT start, used FROM windows WHERE caller = ?",
                                          (_digest(caller),)).fetchone()
-        if row is None or now - row[0] >= self.window_s or now < row[0]:
+        if row is None or self._window_over(row[0], now):
             return limit
         return limit - row[1]
 
