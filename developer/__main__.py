@@ -26,6 +26,7 @@ from developer.push import PushError, push_version
 from developer.results import VersionResult
 from developer.settings import (DeletionClientSettings, DeveloperSettings, PushTarget, ServiceConfig,
                                 TrainingConfig)
+from shared.artifacts import read_metadata
 from shared.cli import add_model_flags, flag_values
 from shared.logs import setup_logging
 from shared.schemas import DeletionRequest, DeletionStatus, UnlearningConfig
@@ -138,8 +139,8 @@ def maybe_push(args, target: PushTarget, path: Path) -> tuple[str | None, bool]:
     return target.server_url, not args.no_deploy
 
 
-def version_result(args, settings: DeveloperSettings, version: TrainedVersion, **extra) -> VersionResult:
-    pushed_to, deployed = maybe_push(args, settings, version.path)
+def version_result(args, target: PushTarget, version: TrainedVersion, **extra) -> VersionResult:
+    pushed_to, deployed = maybe_push(args, target, version.path)
     return VersionResult(version=version.version, path=str(version.path),
                          test_accuracy=version.meta.training.test_accuracy, pushed_to=pushed_to,
                          deployed=deployed, **extra)
@@ -166,14 +167,8 @@ def cmd_unlearn(args) -> VersionResult:
 
 
 def cmd_push(args) -> VersionResult:
-    from shared.artifacts import read_metadata
-
-    target = PushTarget(**{**DeveloperSettings().model_dump(include=set(PushTarget.model_fields)),
-                           **flag_values(args, PushTarget)})
-    meta = read_metadata(args.path)
-    pushed_to, deployed = maybe_push(args, target, args.path)
-    return VersionResult(version=meta.version, path=str(args.path), test_accuracy=meta.training.test_accuracy,
-                         pushed_to=pushed_to, deployed=deployed)
+    target = DeveloperSettings(**flag_values(args, PushTarget))  # flags over the environment
+    return version_result(args, target, TrainedVersion(args.path, read_metadata(args.path)))
 
 
 def cmd_serve(args) -> None:
