@@ -17,10 +17,9 @@ from pathlib import Path
 import torch
 
 from recovery.errors import RecoveryInputError
-from shared.artifacts import METADATA_FILE, WEIGHTS_FILE, InvalidArtifact, load_version, read_metadata
+from shared.artifacts import (METADATA_FILE, STORE_VERSIONS_DIR, WEIGHTS_FILE, InvalidArtifact, load_version,
+                              read_metadata)
 from shared.schemas import ModelMetadata
-
-STORE_VERSIONS = "versions"  # the server's layout: <store>/versions/<id>/
 
 
 @dataclass(frozen=True)
@@ -64,7 +63,7 @@ def load_one(directory: Path) -> LoadedVersion:
 def resolve_in_store(store: Path, before: str | None, after: str | None) -> tuple[Path, Path]:
     """Version directories in a server store. `after` defaults to the newest version, `before` to
     the parent its metadata names (the version it was unlearned from)."""
-    versions_dir = Path(store) / STORE_VERSIONS
+    versions_dir = Path(store) / STORE_VERSIONS_DIR
     if not versions_dir.is_dir():
         raise RecoveryInputError(f"{store} is not a server store: {versions_dir} does not exist")
     if after is None:

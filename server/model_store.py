@@ -19,6 +19,7 @@ import torch
 
 from shared.artifacts import (
     METADATA_FILE,
+    STORE_VERSIONS_DIR,
     WEIGHTS_FILE,
     InvalidArtifact,
     load_version,
@@ -39,7 +40,7 @@ class VersionConflict(Exception):
 class ModelStore:
     def __init__(self, root: Path):
         self.root = Path(root)
-        self.versions_dir = self.root / "versions"
+        self.versions_dir = self.root / STORE_VERSIONS_DIR
         self.versions_dir.mkdir(parents=True, exist_ok=True)
         self._write_lock = threading.Lock()
 

@@ -28,6 +28,7 @@ from shared.schemas import ModelMetadata
 
 WEIGHTS_FILE = "model.safetensors"
 METADATA_FILE = "metadata.json"
+STORE_VERSIONS_DIR = "versions"  # a model store (the server's) keeps each version as <store>/versions/<id>/
 
 
 class InvalidArtifact(ValueError):
