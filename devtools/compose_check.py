@@ -25,7 +25,6 @@ import os
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -37,7 +36,8 @@ import httpx
 import numpy as np
 from docker.models.containers import Container
 
-from devtools.compose_images import ROOT, BuildConfig, assert_attacker_has_no_torch, build_images, log
+from devtools.compose_images import BuildConfig, assert_attacker_has_no_torch, build_images, log
+from devtools.processes import ROOT, free_port
 from shared.schemas import AttackReport, DeletionStatus, ModelInfo
 from shared.schemas.predict import Float32Batch
 
@@ -66,12 +66,6 @@ class Story:
         if left <= 0:
             raise StoryFailed("the story ran past its deadline")
         return left
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def compose_command() -> list[str]:

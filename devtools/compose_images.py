@@ -20,7 +20,7 @@ from pathlib import Path
 
 import docker
 
-ROOT = Path(__file__).resolve().parent.parent
+from devtools.processes import ROOT
 TARGETS = ("server", "developer", "attacker")  # server first: the attacker's build then needs no torch layer
 
 
