@@ -4,6 +4,8 @@
               then snapshot the probed version's answers
     snapshot  record the served version's answers to the probes
     infer     compare two snapshots and rank the classes by their confidence drop
+    boundary  label-only outputs: measure the served version's distances to the decision boundary
+              along fixed random directions (`infer` then ranks by their change)
 
 Everything goes through the server's public API. Every option is a field of the attacker's
 settings (attacker/settings.py) or of an optimiser's parameters; the address and API key may also
@@ -23,13 +25,17 @@ from pydantic import BaseModel
 from rich.console import Console
 
 from attacker.analysis import analyse
+from attacker.calibration import SHADOW_FILE, ShadowCalibration
 from attacker.capabilities import CannotAttack, from_answers, from_model_info
 from attacker.client import ApiError, BudgetExhausted, InferenceClient, VersionChanged
+from attacker.label_only import BoundaryInputsConfig, BoundaryParams, infer_boundaries, run_boundary, uses_boundaries
+from attacker.natural_probes import NATURAL, make_natural_probes
 from attacker.optimizers import OPTIMIZERS, ProbeOptimizer
 from attacker.probes import PROBES_FILE, PROBING_FILE, ProbeSet
 from attacker.probing import make_probes
+from attacker.public_data import load_public_images
 from attacker.report import print_ranking, write_report
-from attacker.results import ProbingResult, Refusal, SnapshotResult
+from attacker.results import BoundaryResult, ProbingResult, Refusal, SnapshotResult
 from attacker.settings import AttackerSettings, InferConfig, ProbingConfig
 from attacker.snapshots import Snapshot, list_snapshots, load_snapshot, probe_digest, take_snapshot
 from shared.classes import class_index
@@ -64,7 +70,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     commands = {"probe": "generate probes against the served model (resumable)",
                 "snapshot": "record the served version's answers to the probes",
-                "infer": "rank classes by confidence drop between two versions"}
+                "infer": "rank classes by confidence drop between two versions",
+                "boundary": "label-only: measure the served version's distances to the decision boundary"}
     for name, help_ in commands.items():
         p = sub.add_parser(name, help=help_)
         add_model_flags(p.add_argument_group("the API and the run"), AttackerSettings,
@@ -75,6 +82,12 @@ def build_parser() -> argparse.ArgumentParser:
             add_optimizer_flags(p)
         elif name == "infer":
             add_model_flags(p.add_argument_group("inference"), InferConfig)
+        elif name == "boundary":
+            add_model_flags(p.add_argument_group("inputs (chosen on the first measurement of a run)"),
+                            BoundaryInputsConfig)
+            add_model_flags(p.add_argument_group("boundary distance"), BoundaryParams)
+            p.add_argument("--fresh", action="store_true",
+                           help="discard the run's boundary inputs and measurements and choose new inputs")
     return parser
 
 
@@ -93,7 +106,6 @@ def resolve_classes(names: list[str] | None, classes: list[str]) -> list[int] | 
 
 def cmd_probe(args, settings: AttackerSettings, client: InferenceClient) -> ProbingResult:
     config = ProbingConfig(**flag_values(args, ProbingConfig))
-    optimizer = build_optimizer(args, config.method)
     run = settings.run
     if args.fresh:  # a new probe set: its snapshots and reports would not belong to it
         for name in (PROBING_FILE, PROBES_FILE, "report.json", "report.md", "report-chart.png"):
@@ -101,7 +113,16 @@ def cmd_probe(args, settings: AttackerSettings, client: InferenceClient) -> Prob
         shutil.rmtree(run / "snapshots", ignore_errors=True)
     targets = resolve_classes(config.classes, client.model_info().classes)
     start = time.perf_counter()
-    probe_set = make_probes(client, run, optimizer, config.per_class, config.seed, targets, console)
+    if config.method == NATURAL:
+        if settings.public_data is None:
+            raise ValueError("--method natural needs the public-data capability: pass --public-data")
+        if targets is not None:
+            raise ValueError("natural probes are chosen for every class at once: drop --classes")
+        public = load_public_images(settings.public_data, client.model_info().input_shape)
+        probe_set = make_natural_probes(client, run, public, config.per_class, config.seed, console)
+    else:
+        optimizer = build_optimizer(args, config.method)
+        probe_set = make_probes(client, run, optimizer, config.per_class, config.seed, targets, console)
     images, _ = probe_set.accepted()
     console.print(f"{len(images)} accepted probes of {len(probe_set.results)} in {run}; "
                   f"{probe_set.queries:,} queries in all ({client.total_queries:,} this session, "
@@ -140,6 +161,10 @@ def ensure_snapshot(client: InferenceClient, probe_set: ProbeSet, version: str) 
 def cmd_infer(args, settings: AttackerSettings, client: InferenceClient) -> AttackReport:
     config = InferConfig(**flag_values(args, InferConfig))
     start = time.perf_counter()
+    if uses_boundaries(settings.run, from_model_info(client.model_info()).can_rank):
+        ignored = [f"--{name}" for name in ("statistic", "shadow") if flag_values(args, InferConfig).get(name)]
+        report = infer_boundaries(client, settings.run, config, ignored, console.print)
+        return publish_report(settings, report, start)
     probe_set = ProbeSet.load(settings.run)
     before = ensure_snapshot(client, probe_set, config.before or probe_set.version)
     if config.after:
@@ -155,7 +180,17 @@ def cmd_infer(args, settings: AttackerSettings, client: InferenceClient) -> Atta
     caps = from_model_info(client.model_info())
     for snapshot in (before, after):
         caps = from_answers(snapshot.probabilities, caps)
-    report = analyse(probe_set, before, after, config.statistic, config.top, caps)
+    shadow = None
+    if config.shadow:
+        path = settings.run / SHADOW_FILE
+        if not path.exists():
+            raise ValueError(f"--shadow: no {path}; make it with python -m attacker.shadow --run {settings.run}")
+        shadow = ShadowCalibration.model_validate_json(path.read_text())
+    return publish_report(settings, analyse(probe_set, before, after, config.statistic, config.top, caps, shadow),
+                          start)
+
+
+def publish_report(settings: AttackerSettings, report: AttackReport, start: float) -> AttackReport:
     report = report.model_copy(update={"wall_seconds": round(time.perf_counter() - start, 1)})
     paths = write_report(settings.run, report)
     print_ranking(report, console)
@@ -163,7 +198,12 @@ def cmd_infer(args, settings: AttackerSettings, client: InferenceClient) -> Atta
     return report
 
 
-COMMANDS = {"probe": cmd_probe, "snapshot": cmd_snapshot, "infer": cmd_infer}
+def cmd_boundary(args, settings: AttackerSettings, client: InferenceClient) -> BoundaryResult:
+    given = {**flag_values(args, BoundaryInputsConfig), **flag_values(args, BoundaryParams)}
+    return run_boundary(client, settings.run, given, settings.public_data, args.fresh, console.print)
+
+
+COMMANDS = {"probe": cmd_probe, "snapshot": cmd_snapshot, "infer": cmd_infer, "boundary": cmd_boundary}
 
 
 def main(argv: list[str] | None = None) -> None:

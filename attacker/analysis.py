@@ -5,17 +5,19 @@ from __future__ import annotations
 
 import numpy as np
 
+from attacker.calibration import ShadowCalibration
 from attacker.capabilities import Capabilities
 from attacker.inference import STATISTICS, class_scores, confidence, estimate_removed_count, rank_classes, \
     separation
 from attacker.probes import ProbeSet
-from attacker.snapshots import Snapshot
+from attacker.snapshots import Snapshot, probe_digest
 from shared.schemas import AttackReport, QueryCounts, RemovedCount, VersionPair
 
 
 def analyse(probe_set: ProbeSet, before: Snapshot, after: Snapshot, statistic: str, top: int | None,
-            caps: Capabilities) -> AttackReport:
-    """The report. `top`: how many classes were removed; None = estimate."""
+            caps: Capabilities, shadow: ShadowCalibration | None = None) -> AttackReport:
+    """The report. `top`: how many classes were removed; None = estimate. With `shadow`, each
+    class's score is measured against its own null from the shadow models (attacker/calibration.py)."""
     _, targets = probe_set.accepted()
     classes = probe_set.classes
     common = dict(
@@ -23,14 +25,18 @@ def analyse(probe_set: ProbeSet, before: Snapshot, after: Snapshot, statistic: s
         probes_per_class={name: int((targets == c).sum()) for c, name in enumerate(classes)},
         optimizer=probe_set.config.optimizer,
         queries=QueryCounts(probing=probe_set.queries, snapshot_before=before.queries, snapshot_after=after.queries),
+        capabilities=probe_set.capabilities() + ([shadow.describe()] if shadow else []),
     )
+    if shadow is not None and shadow.probe_digest != probe_digest(probe_set.accepted()[0]):
+        raise ValueError("the shadow calibration was made for other probes: run python -m attacker.shadow again")
     if not caps.can_rank:
         return AttackReport(**common, notes=caps.notes, rankable=False, statistic=statistic,
                             reason="the attack cannot rank: " + "; ".join(caps.notes))
     used = caps.statistic(statistic)
 
     def scores_of(name: str) -> np.ndarray:
-        return class_scores(name, before.probabilities, after.probabilities, targets, len(classes))
+        raw = class_scores(name, before.probabilities, after.probabilities, targets, len(classes))
+        return raw if shadow is None else shadow.normalise(name, raw)
 
     scores = scores_of(used)
     ranking = rank_classes(scores)
@@ -38,20 +44,22 @@ def analyse(probe_set: ProbeSet, before: Snapshot, after: Snapshot, statistic: s
     n = top if top is not None else max(estimated, 1)
     others = [name for name in STATISTICS
               if name != used and (caps.all_probabilities or name in ("beta", "logodds"))]
+    notes = caps.notes + ([f"scores are shadow-calibrated: (score - null mean) / null SD of each class, from "
+                           f"{shadow.describe()}"] if shadow else [])
     return AttackReport(
         **common,
-        notes=caps.notes,
+        notes=notes,
         rankable=True,
         statistic=used,
         ranking=[classes[c] for c in ranking],
         inferred=[classes[c] for c in ranking[:n]],
         removed_count=RemovedCount(used=n, estimated=estimated, given=top),
-        confidence=confidence(scores),
-        scores=_by_class(classes, scores),
-        separation=_by_class(classes, separation(scores)),
-        other_statistics={name: _by_class(classes, scores_of(name)) for name in others},
+        confidence=confidence(scores, used),
+        scores=by_class(classes, scores),
+        separation=by_class(classes, separation(scores)),
+        other_statistics={name: by_class(classes, scores_of(name)) for name in others},
     )
 
 
-def _by_class(classes: list[str], values: np.ndarray) -> dict[str, float | None]:
+def by_class(classes: list[str], values: np.ndarray) -> dict[str, float | None]:
     return {name: None if np.isnan(v) else float(v) for name, v in zip(classes, values)}

@@ -40,10 +40,13 @@ def from_model_info(info: ModelInfo) -> Capabilities:
     out = info.output
     if out.label_only:
         return Capabilities(False, False, False, ["the server returns labels only (one-hot): no probabilities "
-                                                  "to optimise probes with or to compare"])
+                                                  "to optimise probes with or to compare; the label-only attack "
+                                                  "measures distances to the decision boundary instead: "
+                                                  "python -m attacker boundary (docs/attack.md)"])
     if out.top_k is not None and out.top_k < 2:
         return Capabilities(False, False, False, ["the server returns only the top-1 probability: answers cannot "
-                                                  "be compared across classes"])
+                                                  "be compared across classes; the label-only attack works on the "
+                                                  "top-1 label: python -m attacker boundary (docs/attack.md)"])
     caps = Capabilities()
     if out.top_k is not None:
         caps.all_probabilities = False

@@ -93,6 +93,13 @@ class ProbeSet:
             return np.empty((0, *self.config.input_shape), np.float32), np.empty(0, np.int64)
         return np.stack([r.image for r in rs]).astype(np.float32), np.array([r.target for r in rs])
 
+    def capabilities(self) -> list[str]:
+        """What making these probes took beyond the public API (for the report)."""
+        made = self.config.optimizer
+        if "source" in made:
+            return [f"public in-domain data: {made['pool']:,} images from {made['source']}"]
+        return []
+
     @property
     def queries(self) -> int:
         return sum(r.queries for r in self.results.values())

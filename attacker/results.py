@@ -1,5 +1,5 @@
-"""What `probe` and `snapshot` print on stdout (one JSON object each); `infer` prints the
-`AttackReport`. Progress and logs go to stderr."""
+"""What `probe`, `snapshot` and `boundary` print on stdout (one JSON object each); `infer` prints
+the `AttackReport`. Progress and logs go to stderr."""
 
 from __future__ import annotations
 
@@ -27,3 +27,22 @@ class Refusal(BaseModel):
 
     refused: bool = True
     reason: str
+
+
+class BoundaryResult(BaseModel):
+    """What `boundary` prints: one version's distances to the decision boundary (label-only attack)."""
+
+    run: str
+    version: str = Field(description="the version measured")
+    inputs: int = Field(description="inputs measured")
+    directions: int = Field(description="random directions per input")
+    source: str = Field(description="where the inputs came from: seeded noise, or the public data's path")
+    labels: dict[str, int] = Field(description="inputs per class, as this version labels them")
+    censored: float = Field(description="fraction of directions whose label did not change within max_radius")
+    queries: int = Field(description="images sent for this measurement")
+    selection_queries: int = Field(description="images sent by this command to choose the inputs (the first "
+                                               "measurement of a run only)")
+    session_queries: int = Field(description="images sent by this command")
+    reused: bool = Field(False, description="the version had been measured already; nothing was sent")
+    inputs_digest: str
+    directions_digest: str

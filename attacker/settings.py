@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from attacker.inference import STATISTICS
+from attacker.natural_probes import NATURAL
 from attacker.optimizers import OPTIMIZERS
 
 
@@ -30,13 +31,17 @@ class AttackerSettings(BaseSettings):
     shared_memory: bool = Field(False, description="send probes through Triton's system shared-memory extension "
                                                    "(same host as the server, which must allow it)")
     model_name: str = Field("classifier", description="the model's name in the /v2 routes (shared memory)")
+    public_data: Path | None = Field(None, description="capability, off by default: public in-domain images the "
+                                     "attacker holds (.npz or ImageFolder; docs/attack.md). Reports made with "
+                                     "them say so")
 
 
 class ProbingConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    method: Literal[tuple(OPTIMIZERS)] = Field(  # type: ignore[valid-type]
-        "zoo", description="zoo: the paper's; nes: low-resolution NES, ~100x fewer queries")
+    method: Literal[(*OPTIMIZERS, NATURAL)] = Field(  # type: ignore[valid-type]
+        "zoo", description="zoo: the paper's; nes: low-resolution NES, ~100x fewer queries; natural: the "
+                           "public images the model gives each class most confidently (needs --public-data)")
     per_class: int = Field(20, ge=1, description="probes per class (the paper's 20)")
     classes: list[str] | None = Field(None, description="only these classes (names or indices); default all")
     seed: int = Field(0, description="probe k of class c is made from the generator seeded (seed, c, k)")
@@ -54,3 +59,5 @@ class InferConfig(BaseModel):
         "logodds", description="logodds (robust to saturated probes), beta (the paper's), logit, zlogit: "
                                "see docs/attack.md")
     top: int | None = Field(None, ge=1, description="how many classes were removed (default: estimated)")
+    shadow: bool = Field(False, description="capability, off by default: measure each class against its null from "
+                                            "the run's shadow calibration (python -m attacker.shadow)")

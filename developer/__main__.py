@@ -23,7 +23,7 @@ import httpx
 from developer.factory import developer_from_settings
 from developer.pipeline import TrainedVersion
 from developer.push import PushError, push_version
-from developer.results import VersionResult
+from developer.results import PublicDataResult, VersionResult
 from developer.settings import (DeletionClientSettings, DeveloperSettings, PushTarget, ServiceConfig,
                                 TrainingConfig)
 from shared.artifacts import read_metadata
@@ -81,6 +81,10 @@ def build_parser() -> argparse.ArgumentParser:
     add_forget(p)
     add_unlearning(p)
     add_push(p, optional=True)
+    p = sub.add_parser("export-public", help="write the public data D0 as an .npz (what the attacker's "
+                                             "--public-data reads); never D_u")
+    add_training(p)
+    p.add_argument("--out", type=Path, required=True, help="the .npz file to write")
     p = sub.add_parser("push", help="upload a version directory to the server")
     p.add_argument("path", type=Path, help="a version directory (holds model.safetensors and metadata.json)")
     add_push(p, optional=False)
@@ -166,6 +170,15 @@ def cmd_unlearn(args) -> VersionResult:
                           removed=int(forget.size), unlearning=settings.unlearning)
 
 
+def cmd_export_public(args) -> PublicDataResult:
+    if args.out.suffix != ".npz":
+        raise SystemExit(f"error: --out must name an .npz file, got {args.out}")
+    dev = developer_from_settings(settings_from(args))
+    count = dev.export_public(args.out)
+    log.info("wrote %d public images (D0) to %s", count, args.out)
+    return PublicDataResult(path=str(args.out), images=count, classes=list(dev.classes))
+
+
 def cmd_push(args) -> VersionResult:
     target = DeveloperSettings(**flag_values(args, PushTarget))  # flags over the environment
     return version_result(args, target, TrainedVersion(args.path, read_metadata(args.path)))
@@ -229,7 +242,8 @@ def wait_for(http: httpx.Client, request_id: str, timeout: float, poll: float = 
         time.sleep(poll)
 
 
-COMMANDS = {"pretrain": cmd_train, "finetune": cmd_train, "unlearn": cmd_unlearn, "push": cmd_push,
+COMMANDS = {"pretrain": cmd_train, "finetune": cmd_train, "unlearn": cmd_unlearn, "export-public": cmd_export_public,
+            "push": cmd_push,
             "serve": cmd_serve, "request": cmd_client, "status": cmd_client}
 
 

@@ -21,6 +21,7 @@ private record beside it (record.json), as do the deleted ids (deletion.json).
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import logging
 import time
@@ -38,7 +39,7 @@ from developer.data import Splits, epoch_order, prepare_splits
 from developer.training import EpochStats, evaluate, train_epochs
 from developer.unlearning import gradient_ascent, heldout_public_slice
 from shared.artifacts import METADATA_FILE, content_version, load_version, read_metadata, save_version, weights_to_bytes
-from shared.atomic import write_json
+from shared.atomic import atomic_write, write_json
 from shared.classes import class_index
 from shared.data import select_forget_set
 from shared.models import build_model
@@ -122,6 +123,17 @@ class Developer:
                 raise ValueError(f"{outside.size} sample ids are not in D_u, e.g. {outside[:5].tolist()}")
             parts.append(ids[np.isin(ids, self.finetune_indices)])
         return np.unique(np.concatenate(parts))
+
+    def export_public(self, path: Path) -> int:
+        """Write D0, the public pretraining data of the threat model, as the attacker may hold it: an
+        .npz of `images` (N, H, W, C) uint8, `labels` and `label_names`. Never a sample of D_u.
+        Returns how many images were written."""
+        ds = self.splits.dataset
+        buffer = io.BytesIO()
+        np.savez(buffer, images=ds.train_x[self.splits.d0], labels=ds.train_y[self.splits.d0],
+                 label_names=np.array(ds.classes))
+        atomic_write(Path(path), buffer.getvalue())
+        return int(self.splits.d0.size)
 
     # ---------------------------------------------------------------- stages
     def pretrain(self) -> TrainedVersion:

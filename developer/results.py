@@ -21,3 +21,12 @@ class VersionResult(BaseModel):
     removed_classes: list[str] | None = Field(None, description="unlearn: the classes named in the request")
     removed: int | None = Field(None, description="unlearn: how many training samples were removed")
     unlearning: UnlearningConfig | None = Field(None, description="unlearn: the method and defenses used")
+
+
+class PublicDataResult(BaseModel):
+    """`export-public`: the public data D0 written for whoever may hold it (the threat model's
+    public in-domain data), never D_u."""
+
+    path: str
+    images: int
+    classes: list[str]

@@ -138,6 +138,7 @@ def test_the_attack_with_efficient_probes_names_each_removed_class(served, model
     deploy_version(server, models[1 if removed == "ship" else 2])
     out = attacker("infer", "--run", str(run), "--statistic", "logodds", server=server)
     report = report_of(run)
+    assert report.capabilities == []  # the default attacker: the public API and nothing else
     assert AttackReport.model_validate_json(out.stdout) == report
     assert report.rankable and report.inferred[0] == removed == report.ranking[0], report.scores
     assert report.confidence.label != "low", report.confidence
@@ -324,3 +325,39 @@ def test_a_fresh_probe_set_never_reuses_old_snapshots(served, models, tmp_path):
     for version in (models[0].version, models[1].version):  # both snapshots are of the new probes
         assert json.loads((run / "snapshots" / f"{version}.json").read_text())["probe_digest"] == new_digest
     assert report_of(run).queries.snapshot_after == 10
+
+
+def developer_cli(*args: str, workdir) -> subprocess.CompletedProcess:
+    tiny = ["--train-limit", str(TINY["train_limit"]), "--test-limit", str(TINY["test_limit"]),
+            "--pretrain-epochs", str(TINY["pretrain_epochs"]), "--width", str(TINY["width"])]
+    result = subprocess.run([sys.executable, "-m", "developer", *args, "--workdir", str(workdir), *tiny], cwd=ROOT,
+                            env={**os.environ, "TQDM_DISABLE": "1"}, text=True, capture_output=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return result
+
+
+def test_natural_probes_and_shadow_models_name_the_class_and_say_what_they_used(served, models, tmp_path):
+    """The opt-in capabilities: public data (D0, exported by the developer) for natural probes, and
+    shadow models trained on it; every report made with them names them."""
+    public = tmp_path / "d0.npz"
+    exported = json.loads(developer_cli("export-public", "--out", str(public), workdir=tmp_path / "dev").stdout)
+    assert exported["images"] == int(TINY["train_limit"] * 0.8) and exported["classes"] == CLASSES
+    server = served()
+    run = tmp_path / "attack"
+    refused = attacker("probe", "--run", str(run), "--method", "natural", server=server, check=False)
+    assert refused.returncode == 1 and "needs the public-data capability" in refused.stderr
+    probed = json.loads(attacker("probe", "--run", str(run), "--method", "natural", "--per-class", "20",
+                                 "--public-data", str(public), server=server).stdout)
+    assert probed["queries"] == exported["images"]  # one query per public image asked, nothing else
+    shadow = subprocess.run([sys.executable, "-m", "attacker.shadow", "--run", str(run), "--public-data", str(public),
+                             "--width", "4", "--pretrain-epochs", "1", "--finetune-epochs", "1", "--threads", "2"],
+                            cwd=ROOT, env=attacker_env(server), text=True, capture_output=True, timeout=600)
+    assert shadow.returncode == 0, shadow.stderr[-3000:]
+    deploy_version(server, models[1])  # ship removed
+    plain = json.loads(attacker("infer", "--run", str(run), server=server).stdout)
+    assert plain["ranking"][0] == "ship" and len(plain["capabilities"]) == 1
+    assert plain["capabilities"][0].startswith("public in-domain data")
+    calibrated = json.loads(attacker("infer", "--run", str(run), "--shadow", server=server).stdout)
+    assert calibrated["ranking"][0] == "ship"
+    assert calibrated["capabilities"][1].startswith("shadow calibration") and \
+        any("shadow-calibrated" in note for note in calibrated["notes"])

@@ -50,8 +50,10 @@ def upsample(z: np.ndarray, shape: tuple[int, int, int], resolution: int) -> np.
 class NESParams(ProbeParams):
     max_queries: int | None = Field(100_000, ge=1, description="query cap per probe")
     resolution: int = Field(8, ge=1, description="side of the low-resolution grid")
-    directions: int = Field(10, ge=1, description="antithetic direction pairs per step")
-    sigma: float = Field(0.05, gt=0, le=0.5, description="exploration radius")
+    # 5 pairs and sigma 0.15 (were 10 and 0.05): median 298 instead of 474 queries per probe, chosen on
+    # probe seeds (100 + k, c) that `make bench-probing` (seeds (k, c)) never uses
+    directions: int = Field(5, ge=1, description="antithetic direction pairs per step")
+    sigma: float = Field(0.15, gt=0, le=0.5, description="exploration radius")
     lr: float = Field(0.2, gt=0, description="Adam learning rate")
     patience: int = Field(50, ge=1, description="steps without a new best loss before the grid is refined "
                                                 "(or, at full resolution, the search restarts)")

@@ -65,6 +65,8 @@ class AttackReport(BaseModel):
     probes_per_class: dict[str, int]
     optimizer: dict[str, Any] = Field(description="the probe optimiser and its parameters")
     queries: QueryCounts
+    capabilities: list[str] = Field(default_factory=list, description="what the attacker used beyond the public "
+                                    "API (public data, a shadow model); empty: the API alone")
     notes: list[str] = Field(default_factory=list, description="what the outputs allowed and what was changed")
     statistic: str
     rankable: bool
