@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo test test-compose lint bench-server bench-defenses bench-developer bench-probing bench-statistics bench-recovery clean
+.PHONY: install demo test test-compose lint evaluate bench-server bench-defenses bench-developer bench-probing bench-statistics bench-recovery bench-attack clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -33,6 +33,11 @@ test-compose: $(STAMP)
 clean:
 	rm -rf runs .pytest_cache
 
+# The cpu evaluation grid (docs/evaluation.md): results and figures in docs/results/cpu/.
+# EVALUATE_ARGS, e.g. "--executor ray" or another config: evaluation/configs/*.toml.
+evaluate: $(STAMP)
+	$(BIN)/python -m evaluation evaluation/configs/cpu.toml --out docs/results/cpu $(EVALUATE_ARGS)
+
 bench-server: $(STAMP)
 	$(BIN)/python benchmarks/bench_server.py $(BENCH_ARGS)
 
@@ -50,3 +55,6 @@ bench-probing: $(STAMP)
 
 bench-recovery: $(STAMP)
 	$(BIN)/python benchmarks/bench_recovery.py $(BENCH_ARGS)
+
+bench-attack: $(STAMP)
+	$(BIN)/python benchmarks/bench_attack.py $(BENCH_ARGS)

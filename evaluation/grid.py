@@ -1,0 +1,245 @@
+"""The grid an evaluation runs, described by a TOML file and validated here: one `GridConfig`
+expands into independent `Case`s.
+
+A case is one deletion story told to the real system: an original model (profile, regime,
+seed), the classes removed and the proportion p of each, the unlearning method, and a defense.
+The attacker's side of a case is its probe set, made once per served original and shared by
+every case against it (`Case.probe_key`).
+
+Seeds are of two kinds. `seeds` are the ones scored. `calibration_seeds` are held apart: what the
+harness chooses from data (the headline statistic, the confidence rule's thresholds) is chosen on
+them alone, so that no reported number is tuned on the cases it scores.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import tomllib
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from attacker.calibration import ShadowConfig
+from attacker.inference import STATISTICS
+from attacker.optimizers import OPTIMIZERS, ProbeOptimizer
+from developer.config import REGIMES
+from shared.schemas import DeploymentOptions, UnlearningConfig
+
+Method = Literal["exact", "exact-reseeded", "approximate"]
+ProbeKind = Literal["nes", "zoo", "natural"]
+
+
+class Frozen(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    def digest(self) -> str:
+        return hashlib.sha256(self.model_dump_json().encode()).hexdigest()[:12]
+
+
+class Defense(Frozen):
+    """One defense (or none). Server-side options apply to the deployed versions: `before` to the
+    original (what the attacker probes), `after` to the unlearned one. Developer-side options
+    (`unlearning`: noise, public fine-tuning) change how the unlearned version is made."""
+
+    name: str
+    before: DeploymentOptions = DeploymentOptions()
+    after: DeploymentOptions = DeploymentOptions()
+    unlearning: dict = Field(default_factory=dict, description="overrides of UnlearningConfig")
+
+    @field_validator("unlearning")
+    @classmethod
+    def _known(cls, value: dict) -> dict:
+        UnlearningConfig().with_overrides(value)  # unknown or invalid fields fail here, not mid-grid
+        return value
+
+
+class ProbeConfig(Frozen):
+    kind: ProbeKind = "nes"
+    per_class: int = Field(10, ge=1)
+    threshold: float = Field(0.9995, gt=0, lt=1, description="synthetic probes: accept at p_c >= this")
+    max_queries: int = Field(20_000, ge=1, description="synthetic probes: query cap per probe")
+    public_pool: int = Field(3000, ge=10, description="natural probes: public images asked (one query each)")
+    shadow: dict | None = Field(None, description="shadow calibration (ShadowConfig overrides; {} = its defaults); "
+                                                  "None: off. Needs the public data the harness hands over")
+    seed: int = 0
+
+    @field_validator("shadow")
+    @classmethod
+    def _shadow(cls, value: dict | None) -> dict | None:
+        if value is not None:
+            ShadowConfig(**value)
+        return value
+
+    def optimizer(self) -> ProbeOptimizer:
+        """The synthetic probes' optimiser (nes, zoo) with this config's threshold and cap."""
+        return OPTIMIZERS[self.kind](threshold=self.threshold, max_queries=self.max_queries)
+
+    def capabilities(self) -> list[str]:
+        """What the attacker of these cases holds beyond the API (named in every table)."""
+        return (["public data"] if self.kind == "natural" or self.shadow is not None else []) + \
+            (["shadow models"] if self.shadow is not None else [])
+
+
+class Removal(Frozen):
+    """Which classes one case removes: `count` classes at once; with `count` > 1 the grid draws
+    `draws` seeded combinations (scored top-N, N = count)."""
+
+    count: int = Field(1, ge=1)
+    draws: int = Field(10, ge=1)
+
+
+class GridConfig(Frozen):
+    name: str
+    profile: Literal["cpu", "paper"] = "cpu"
+    width: int | None = Field(None, ge=1, description="override the profile's width (tiny test grids)")
+    pretrain_epochs: int | None = Field(None, ge=0)
+    train_limit: int | None = Field(None, ge=10)
+    test_limit: int | None = Field(None, ge=10)
+    regimes: list[str] = ["paper-code"]
+    classes: list[str] | None = Field(None, description="classes removed one at a time (names); None: all")
+    removals: list[Removal] = [Removal()]
+    proportions: list[float] = [0.003, 0.01, 0.1, 0.25, 0.5, 0.9]
+    methods: list[Method] = ["exact"]
+    defenses: list[Defense] = [Defense(name="none")]
+    seeds: list[int] = [0, 1, 2]
+    calibration_seeds: list[int] = Field([], description="held apart: thresholds and the headline statistic "
+                                                         "are chosen on these, never on `seeds`")
+    probes: ProbeConfig = ProbeConfig()
+    statistic: Literal[tuple(STATISTICS)] = Field(  # type: ignore[valid-type]
+        "logodds", description="the statistic the attacker reports with")
+
+    @field_validator("proportions")
+    @classmethod
+    def _proportions(cls, value: list[float]) -> list[float]:
+        if not value or any(not 0 < p <= 1 for p in value):
+            raise ValueError("proportions must lie in (0, 1]")
+        return value
+
+    @field_validator("regimes")
+    @classmethod
+    def _regimes(cls, value: list[str]) -> list[str]:
+        unknown = sorted(set(value) - set(REGIMES))
+        if unknown:
+            raise ValueError(f"unknown regimes {unknown}; there are {sorted(REGIMES)}")
+        return value
+
+    @field_validator("proportions", "seeds", "calibration_seeds", "regimes", "methods", "classes")
+    @classmethod
+    def _unique(cls, value: list | None) -> list | None:
+        if value is not None and len(set(value)) != len(value):
+            raise ValueError(f"listed twice in {value}: a case would count twice")
+        return value
+
+    @field_validator("defenses")
+    @classmethod
+    def _named_once(cls, value: list[Defense]) -> list[Defense]:
+        names = [d.name for d in value]
+        if len(set(names)) != len(names):
+            raise ValueError(f"defense names must be unique, got {names}")
+        return value
+
+    @model_validator(mode="after")
+    def _disjoint(self) -> GridConfig:
+        if set(self.seeds) & set(self.calibration_seeds):
+            raise ValueError("seeds and calibration_seeds must not overlap: thresholds chosen on scored cases "
+                             "would be tuned on them")
+        return self
+
+    @classmethod
+    def load(cls, path: Path) -> GridConfig:
+        with open(path, "rb") as f:
+            return cls.model_validate(tomllib.load(f))
+
+
+class OriginalKey(Frozen):
+    """What decides the original model θ."""
+
+    profile: str
+    width: int | None
+    pretrain_epochs: int | None
+    train_limit: int | None
+    test_limit: int | None
+    regime: str
+    seed: int
+
+
+class ProbeKey(Frozen):
+    """What decides a probe set: the original, how it was served when probed, how probes are made
+    (for synthetic probes, the optimiser as it resolves, defaults included)."""
+
+    original: OriginalKey
+    served: DeploymentOptions
+    probes: ProbeConfig
+    optimizer: dict = Field(default_factory=dict)
+
+
+class Case(Frozen):
+    original: OriginalKey
+    classes: tuple[str, ...]
+    proportion: float
+    method: Method
+    defense: Defense
+    probes: ProbeConfig
+    statistic: str
+    calibration: bool = Field(description="a held-apart seed: used to choose, never scored")
+
+    @property
+    def probe_key(self) -> ProbeKey:
+        optimizer = self.probes.optimizer().describe() if self.probes.kind != "natural" else {}
+        return ProbeKey(original=self.original, served=self.defense.before, probes=self.probes, optimizer=optimizer)
+
+    def unlearning(self) -> UnlearningConfig:
+        base = UnlearningConfig(method="approximate" if self.method == "approximate" else "exact",
+                                reseed=self.method == "exact-reseeded")
+        return base.with_overrides(self.defense.unlearning)
+
+    def label(self) -> str:
+        return (f"{self.original.regime} seed {self.original.seed} {'+'.join(self.classes)} p={self.proportion:g} "
+                f"{self.method} {self.defense.name}")
+
+
+def expand(config: GridConfig, all_classes: list[str]) -> list[Case]:
+    """Every case of the grid, in a stable order (cheap originals first, so work is shared early)."""
+    names = config.classes or all_classes
+    unknown = sorted(set(names) - set(all_classes))
+    if unknown:
+        raise ValueError(f"unknown classes {unknown}; the dataset has {all_classes}")
+    cases = []
+    for seed in [*config.calibration_seeds, *config.seeds]:
+        for regime in config.regimes:
+            original = OriginalKey(profile=config.profile, width=config.width, pretrain_epochs=config.pretrain_epochs,
+                                   train_limit=config.train_limit, test_limit=config.test_limit, regime=regime,
+                                   seed=seed)
+            for removal, p, method, defense in itertools.product(config.removals, config.proportions, config.methods,
+                                                                 config.defenses):
+                for classes in _removed_sets(removal, names, seed):
+                    cases.append(Case(original=original, classes=classes, proportion=p, method=method,
+                                      defense=defense, probes=config.probes, statistic=config.statistic,
+                                      calibration=seed in config.calibration_seeds))
+    return cases
+
+
+def _removed_sets(removal: Removal, names: list[str], seed: int) -> list[tuple[str, ...]]:
+    if removal.count > len(names):
+        raise ValueError(f"cannot remove {removal.count} classes at once from {len(names)}")
+    if removal.count == 1:
+        return [(name,) for name in names]
+    combos = list(itertools.combinations(names, removal.count))
+    picks = np.random.default_rng([seed, 0xC0, removal.count]).permutation(len(combos))[:removal.draws]
+    return [combos[i] for i in sorted(picks)]
+
+
+def load_grid(path: Path) -> GridConfig:
+    """The grid at `path`, checked through to its cases (class names, removals) before anything
+    starts; a bad file is a clear error, not a traceback half-way through a grid."""
+    from shared.data import load_dataset  # the bundled set's class names
+
+    try:
+        config = GridConfig.load(path)
+        expand(config, list(load_dataset().classes))
+    except (OSError, ValueError) as exc:
+        raise SystemExit(f"error: {path}: {exc}") from None
+    return config
