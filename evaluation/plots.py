@@ -80,7 +80,7 @@ def top1_vs_p(rows: list[AccuracyRow], classes: int, path: Path) -> Path | None:
     return _save(fig, path)
 
 
-PRUNE = re.compile(r"prune-(?P<rate>[0-9.]+)-(?P<policy>\w+)")
+PRUNE = re.compile(r"prune-(?P<rate>[0-9.]+)-(?P<policy>[\w-]+)")
 
 
 def pruning(rows: list[DefenseRow], baseline: dict[str, DefenseRow], path: Path) -> Path | None:
