@@ -167,7 +167,7 @@ def test_interrupted_probing_resumes_to_exactly_the_uninterrupted_run(served, tm
     try:
         wait_until(lambda: (run / "probes.npz").exists(), 120, "the first probe")
         proc.send_signal(signal.SIGINT)  # Ctrl-C mid-run
-        proc.wait(timeout=30)
+        proc.wait(timeout=120)  # a loaded machine can take a while to unwind and exit
     finally:
         proc.kill()
     with np.load(run / "probes.npz") as z:
