@@ -162,8 +162,10 @@ def test_interrupted_probing_resumes_to_exactly_the_uninterrupted_run(served, tm
     run, reference = tmp_path / "attack", tmp_path / "reference"
     # 100 probes: with NES this cheap a shorter run can end before the Ctrl-C arrives
     args = [sys.executable, "-m", "attacker", "probe", "--run", str(run), "--method", "nes", "--per-class", "10"]
+    # a shell's background job inherits SIGINT ignored, and Python then never raises KeyboardInterrupt:
+    # give the prober the default disposition, as a terminal's Ctrl-C would find it
     proc = subprocess.Popen(args, cwd=ROOT, env=attacker_env(server), stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
+                            stderr=subprocess.DEVNULL, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         wait_until(lambda: (run / "probes.npz").exists(), 120, "the first probe")
         proc.send_signal(signal.SIGINT)  # Ctrl-C mid-run
