@@ -11,7 +11,7 @@ from attacker.inference import STATISTICS, class_scores, confidence, estimate_re
     separation
 from attacker.probes import ProbeSet
 from attacker.snapshots import Snapshot, probe_digest
-from shared.schemas import AttackReport, QueryCounts, RemovedCount, VersionPair
+from shared.schemas import AttackReport, Confidence, QueryCounts, RemovedCount, VersionPair
 
 
 def analyse(probe_set: ProbeSet, before: Snapshot, after: Snapshot, statistic: str, top: int | None,
@@ -39,25 +39,33 @@ def analyse(probe_set: ProbeSet, before: Snapshot, after: Snapshot, statistic: s
         return raw if shadow is None else shadow.normalise(name, raw)
 
     scores = scores_of(used)
-    ranking = rank_classes(scores)
-    estimated = estimate_removed_count(scores)
-    n = top if top is not None else max(estimated, 1)
     others = [name for name in STATISTICS
               if name != used and (caps.all_probabilities or name in ("beta", "logodds"))]
     notes = caps.notes + ([f"scores are shadow-calibrated: (score - null mean) / null SD of each class, from "
                            f"{shadow.describe()}"] if shadow else [])
+    return ranked_report(common, notes, used, classes, scores, top, confidence(scores, used),
+                         {name: by_class(classes, scores_of(name)) for name in others})
+
+
+def ranked_report(common: dict, notes: list[str], statistic: str, classes: list[str], scores: np.ndarray,
+                  top: int | None, conf: Confidence, others: dict[str, dict[str, float | None]]) -> AttackReport:
+    """A rankable report from one statistic's scores (the probes' and the label-only attack's alike):
+    the ranking, the N classes named (`top`, or estimated), separations, the other statistics."""
+    ranking = rank_classes(scores)
+    estimated = estimate_removed_count(scores)
+    n = top if top is not None else max(estimated, 1)
     return AttackReport(
         **common,
         notes=notes,
         rankable=True,
-        statistic=used,
+        statistic=statistic,
         ranking=[classes[c] for c in ranking],
         inferred=[classes[c] for c in ranking[:n]],
         removed_count=RemovedCount(used=n, estimated=estimated, given=top),
-        confidence=confidence(scores, used),
+        confidence=conf,
         scores=by_class(classes, scores),
         separation=by_class(classes, separation(scores)),
-        other_statistics={name: by_class(classes, scores_of(name)) for name in others},
+        other_statistics=others,
     )
 
 

@@ -28,11 +28,12 @@ def _own(probs: np.ndarray, targets: np.ndarray) -> np.ndarray:
     return probs[np.arange(len(targets)), targets]
 
 
-def _per_class(values: np.ndarray, targets: np.ndarray, num_classes: int) -> np.ndarray:
+def per_class(values: np.ndarray, keys: np.ndarray, num_classes: int, reduce=np.mean) -> np.ndarray:
+    """`reduce` of the values whose key is c, for each class c; NaN for a class without any."""
     out = np.full(num_classes, np.nan)
     for c in range(num_classes):
-        if (targets == c).any():
-            out[c] = values[targets == c].mean()
+        if (keys == c).any():
+            out[c] = reduce(values[keys == c])
     return out
 
 
@@ -42,11 +43,11 @@ def _centred_log(probs: np.ndarray) -> np.ndarray:
 
 
 def beta(before, after, targets, num_classes):
-    return _per_class(_own(after, targets) - _own(before, targets), targets, num_classes)
+    return per_class(_own(after, targets) - _own(before, targets), targets, num_classes)
 
 
 def logodds(before, after, targets, num_classes):
-    return _per_class(log_odds(after, targets) - log_odds(before, targets), targets, num_classes)
+    return per_class(log_odds(after, targets) - log_odds(before, targets), targets, num_classes)
 
 
 def logit(before, after, targets, num_classes):

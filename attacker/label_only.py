@@ -44,16 +44,16 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from attacker.analysis import by_class
+from attacker.analysis import by_class, ranked_report
 from attacker.capabilities import CannotAttack
 from attacker.client import InferenceClient, VersionChanged
-from attacker.inference import confidence, estimate_removed_count, rank_classes, separation
+from attacker.inference import confidence, per_class
 from attacker.probes import PROBING_FILE
 from attacker.public_data import load_public_images
 from attacker.results import BoundaryResult
 from attacker.settings import InferConfig
 from shared.atomic import atomic_write, write_json
-from shared.schemas import AttackReport, QueryCounts, RemovedCount, VersionPair
+from shared.schemas import AttackReport, QueryCounts, VersionPair
 
 LabelsOf = Callable[[np.ndarray], np.ndarray]  # (M, C, H, W) in [0, 1] -> (M,) labels
 
@@ -237,12 +237,12 @@ def input_changes(before: BoundaryMeasurement, after: BoundaryMeasurement, resol
 def boundary(before, after, num_classes: int, resolution: float) -> np.ndarray:
     """Score of class c: the mean change over the inputs labelled c before. Unlearning c shrinks
     c's region: its inputs come closer to its boundary, or leave it."""
-    return _per_class(input_changes(before, after, resolution), before.labels, num_classes, np.mean)
+    return per_class(input_changes(before, after, resolution), before.labels, num_classes, np.mean)
 
 
 def boundary_median(before, after, num_classes: int, resolution: float) -> np.ndarray:
     """The median instead of the mean: a few inputs that leave c (floored) do not decide it."""
-    return _per_class(input_changes(before, after, resolution), before.labels, num_classes, np.median)
+    return per_class(input_changes(before, after, resolution), before.labels, num_classes, np.median)
 
 
 def boundary_t(before, after, num_classes: int, resolution: float) -> np.ndarray:
@@ -252,7 +252,7 @@ def boundary_t(before, after, num_classes: int, resolution: float) -> np.ndarray
         if len(values) < 2:
             return np.nan
         return values.mean() / max(values.std(ddof=1) / np.sqrt(len(values)), 1e-12)
-    return _per_class(input_changes(before, after, resolution), before.labels, num_classes, t)
+    return per_class(input_changes(before, after, resolution), before.labels, num_classes, t)
 
 
 def boundary_entry(before, after, num_classes: int, resolution: float) -> np.ndarray:
@@ -261,21 +261,13 @@ def boundary_entry(before, after, num_classes: int, resolution: float) -> np.nda
     region receding pushes its boundary away from them."""
     same = np.repeat(after.labels == before.labels, before.distances.shape[1])
     change = (_log_distances(after, resolution) - _log_distances(before, resolution)).ravel()
-    return -_per_class(change[same], before.entered.ravel()[same], num_classes, np.mean)
+    return -per_class(change[same], before.entered.ravel()[same], num_classes, np.mean)
 
 
 def label_flip(before, after, num_classes: int, resolution: float) -> np.ndarray:
     """Minus the fraction of the inputs labelled c before that the version after labels otherwise
     (from the t = 0 answers alone)."""
-    return -_per_class((after.labels != before.labels).astype(float), before.labels, num_classes, np.mean)
-
-
-def _per_class(values: np.ndarray, keys: np.ndarray, num_classes: int, reduce) -> np.ndarray:
-    out = np.full(num_classes, np.nan)
-    for c in range(num_classes):
-        if (keys == c).any():
-            out[c] = reduce(values[keys == c])
-    return out
+    return -per_class((after.labels != before.labels).astype(float), before.labels, num_classes, np.mean)
 
 
 BOUNDARY_STATISTICS = {"boundary": boundary, "boundary_median": boundary_median, "boundary_t": boundary_t,
@@ -560,20 +552,7 @@ def analyse_boundaries(bset: BoundarySet, before: tuple[str, BoundaryMeasurement
     if scored.sum() < 2:
         return AttackReport(**common, notes=notes, rankable=False, statistic=STATISTIC,
                             reason="the attack cannot rank: the inputs fall into fewer than two classes")
-    ranking = rank_classes(scores)
-    estimated = estimate_removed_count(scores)
-    n = top if top is not None else max(estimated, 1)
-    return AttackReport(
-        **common,
-        notes=notes,
-        rankable=True,
-        statistic=STATISTIC,
-        ranking=[classes[c] for c in ranking],
-        inferred=[classes[c] for c in ranking[:n]],
-        removed_count=RemovedCount(used=n, estimated=estimated, given=top),
-        confidence=confidence(scores[scored]),  # classes without inputs take no part in the lead
-        scores=by_class(classes, scores),
-        separation=by_class(classes, separation(scores)),
-        other_statistics={name: by_class(classes, f(b, a, len(classes), p.resolution))
-                          for name, f in BOUNDARY_STATISTICS.items() if name != STATISTIC},
-    )
+    # classes without inputs take no part in the lead
+    return ranked_report(common, notes, STATISTIC, classes, scores, top, confidence(scores[scored]),
+                         {name: by_class(classes, f(b, a, len(classes), p.resolution))
+                          for name, f in BOUNDARY_STATISTICS.items() if name != STATISTIC})
