@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import shutil
 import time
+from pathlib import Path
 
 from pydantic import BaseModel
 from rich.console import Console
@@ -31,7 +32,7 @@ from attacker.client import ApiError, BudgetExhausted, InferenceClient, VersionC
 from attacker.label_only import BoundaryInputsConfig, BoundaryParams, infer_boundaries, run_boundary, uses_boundaries
 from attacker.natural_probes import NATURAL, make_natural_probes
 from attacker.optimizers import OPTIMIZERS, ProbeOptimizer
-from attacker.probes import PROBES_FILE, PROBING_FILE, ProbeSet
+from attacker.probes import PROBES_FILE, PROBING_FILE, ProbeSet, StaleProbes
 from attacker.probing import make_probes
 from attacker.public_data import load_public_images
 from attacker.report import print_ranking, write_report
@@ -78,7 +79,8 @@ def build_parser() -> argparse.ArgumentParser:
                         aliases={"server_url": ("--server",)})
         if name == "probe":
             add_model_flags(p.add_argument_group("probing"), ProbingConfig)
-            p.add_argument("--fresh", action="store_true", help="discard probes already in the run directory")
+            p.add_argument("--fresh", dest="restart", action="store_const", const="always",
+                           help="discard probes already in the run directory (--restart always)")
             add_optimizer_flags(p)
         elif name == "infer":
             add_model_flags(p.add_argument_group("inference"), InferConfig)
@@ -104,13 +106,29 @@ def resolve_classes(names: list[str] | None, classes: list[str]) -> list[int] | 
         raise SystemExit(f"error: {exc}") from None
 
 
+def discard_probes(run: Path) -> None:
+    """A new probe set: the old one's snapshots and reports would not belong to it."""
+    for name in (PROBING_FILE, PROBES_FILE, "report.json", "report.md", "report-chart.png"):
+        (run / name).unlink(missing_ok=True)
+    shutil.rmtree(run / "snapshots", ignore_errors=True)
+
+
 def cmd_probe(args, settings: AttackerSettings, client: InferenceClient) -> ProbingResult:
     config = ProbingConfig(**flag_values(args, ProbingConfig))
+    if config.restart == "always":
+        discard_probes(settings.run)
+    try:
+        return make_probe_set(config, args, settings, client)
+    except StaleProbes as exc:
+        if config.restart != "stale":
+            raise
+        console.print(f"[yellow]{exc}: discarding them and starting again (--restart stale)[/]")
+        discard_probes(settings.run)
+        return make_probe_set(config, args, settings, client)
+
+
+def make_probe_set(config: ProbingConfig, args, settings: AttackerSettings, client: InferenceClient) -> ProbingResult:
     run = settings.run
-    if args.fresh:  # a new probe set: its snapshots and reports would not belong to it
-        for name in (PROBING_FILE, PROBES_FILE, "report.json", "report.md", "report-chart.png"):
-            (run / name).unlink(missing_ok=True)
-        shutil.rmtree(run / "snapshots", ignore_errors=True)
     targets = resolve_classes(config.classes, client.model_info().classes)
     start = time.perf_counter()
     if config.method == NATURAL:

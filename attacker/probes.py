@@ -24,6 +24,10 @@ PROBES_FILE = "probes.npz"
 PROBING_FILE = "probing.json"
 
 
+class StaleProbes(ValueError):
+    """The run holds probes made on another version or with other settings: they cannot be resumed."""
+
+
 @dataclass
 class ProbeSet:
     run_dir: Path
@@ -39,8 +43,8 @@ class ProbeSet:
         if existing is not None:
             if existing.config != config:
                 changed = config.differences(existing.config)
-                raise ValueError(f"{run_dir} holds probes made with other settings ({', '.join(changed)} differ); "
-                                 "use another run directory or --fresh")
+                raise StaleProbes(f"{run_dir} holds probes made with other settings ({', '.join(changed)} differ); "
+                                 "use another run directory, --fresh, or --restart stale")
             return existing
         probe_set = cls(run_dir, config)
         write_json(run_dir / PROBING_FILE, {"config": config.model_dump(mode="json")})

@@ -45,6 +45,11 @@ class ProbingConfig(BaseModel):
     per_class: int = Field(20, ge=1, description="probes per class (the paper's 20)")
     classes: list[str] | None = Field(None, description="only these classes (names or indices); default all")
     seed: int = Field(0, description="probe k of class c is made from the generator seeded (seed, c, k)")
+    restart: Literal["never", "stale", "always"] = Field(
+        "never", description="never: resume the run's probes, refusing ones made on another version or with "
+                             "other settings; stale: resume them if they match, else discard them (with their "
+                             "snapshots and reports) and start again; always: discard them and start again "
+                             "(--fresh)")
 
 
 class InferConfig(BaseModel):
