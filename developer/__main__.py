@@ -1,7 +1,9 @@
 """`python -m developer`: train, fine-tune, unlearn and push model versions, or run as a service.
 
 Every stage is cached in the work directory by the hash of its configuration: running a
-command again with the same settings reuses the checkpoint instead of training again.
+command again with the same settings reuses the checkpoint instead of training again. The
+service's deletion history persists there too, across restarts; `reset` (with the service
+stopped) sets it aside, so that the service's next start deploys the original model again.
 
 Every option is a field of the developer's settings (developer/settings.py) and may also come
 from the environment as UIA_DEVELOPER_<OPTION> (unlearning options as
@@ -23,7 +25,8 @@ import httpx
 from developer.factory import developer_from_settings
 from developer.pipeline import TrainedVersion
 from developer.push import PushError, push_version
-from developer.results import PublicDataResult, VersionResult
+from developer.requests_store import RequestStore, StoreInUse
+from developer.results import PublicDataResult, ResetResult, VersionResult
 from developer.settings import (DeletionClientSettings, DeveloperSettings, PushTarget, ServiceConfig,
                                 TrainingConfig)
 from shared.artifacts import read_metadata
@@ -32,6 +35,7 @@ from shared.logs import setup_logging
 from shared.schemas import DeletionRequest, DeletionStatus, UnlearningConfig
 
 log = logging.getLogger("developer")
+HAS_REQUESTS = 4  # `status --require-none`: the service already holds deletion requests
 
 
 # ---------------------------------------------------------------- flags, all derived from the settings
@@ -94,6 +98,9 @@ def build_parser() -> argparse.ArgumentParser:
     add_model_flags(p.add_argument_group("service"), ServiceConfig)
     add_model_flags(p.add_argument_group("push"), PushTarget, aliases={"server_url": ("--server",),
                                                                        "server_token": ("--token",)})
+    p = sub.add_parser("reset", help="set the service's deletion history aside (service stopped): its next "
+                                     "start deploys the original model again, and the story can be replayed")
+    add_model_flags(p.add_argument_group("configuration"), TrainingConfig, only=("workdir",))
     p = sub.add_parser("request", help="send a deletion request to the developer service")
     add_client(p)
     add_forget(p)
@@ -103,6 +110,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("status", help="show deletion requests of the developer service")
     add_client(p)
     p.add_argument("id", nargs="?", help="one request (default: all)")
+    p.add_argument("--require-none", action="store_true",
+                   help=f"exit with status {HAS_REQUESTS} if the service holds any deletion request: a story "
+                        "that starts from the original model can start only then")
     return parser
 
 
@@ -184,6 +194,22 @@ def cmd_push(args) -> VersionResult:
     return version_result(args, target, TrainedVersion(args.path, read_metadata(args.path)))
 
 
+def cmd_reset(args) -> ResetResult:
+    store = RequestStore.of_workdir(settings_from(args).workdir)
+    requests, state = store.all(), store.read_state()
+    try:
+        archived = store.archive()
+    except StoreInUse as exc:
+        raise SystemExit(f"error: {exc}: stop the service first") from None
+    if archived is None:
+        log.info("no deletion history in %s: nothing to reset", store.root)
+    else:
+        log.warning("the deletion history (%d requests, version %s deployed) is now in %s: the service's next "
+                    "start deploys the original model again", len(requests), state and state.version, archived)
+    return ResetResult(archived=str(archived) if archived else None, requests=len(requests),
+                       deployed_version=state.version if state else None)
+
+
 def cmd_serve(args) -> None:
     import uvicorn
 
@@ -216,9 +242,23 @@ def cmd_client(args) -> DeletionStatus | list[DeletionStatus]:
                 return status
             if args.id:
                 return DeletionStatus.model_validate_json(_checked(http.get(f"/deletion-requests/{args.id}")).content)
-            return [DeletionStatus.model_validate(s) for s in _checked(http.get("/deletion-requests")).json()]
+            statuses = [DeletionStatus.model_validate(s) for s in _checked(http.get("/deletion-requests")).json()]
+            if args.require_none and statuses:
+                refuse_story(statuses)
+            return statuses
         except httpx.HTTPError as exc:
             raise SystemExit(f"error: cannot reach the developer service at {client.url}: {exc}") from None
+
+
+def refuse_story(statuses: list[DeletionStatus]) -> None:
+    """`status --require-none` with requests: say what the service has done, exit HAS_REQUESTS."""
+    print(json.dumps([s.model_dump(mode="json", by_alias=True) for s in statuses], indent=2), flush=True)
+    last = statuses[-1]
+    print(f"error: the developer service already holds {len(statuses)} deletion request(s), the last {last.id} "
+          f"{last.state}{f' as version {last.version}' if last.version else ''}. Deletions stay deleted: the "
+          "original model is not served again unless you say so, with the service stopped: "
+          "`python -m developer reset` (docs/compose.md: replaying the story)", file=sys.stderr)
+    raise SystemExit(HAS_REQUESTS)
 
 
 def _checked(r: httpx.Response) -> httpx.Response:
@@ -243,7 +283,7 @@ def wait_for(http: httpx.Client, request_id: str, timeout: float, poll: float = 
 
 
 COMMANDS = {"pretrain": cmd_train, "finetune": cmd_train, "unlearn": cmd_unlearn, "export-public": cmd_export_public,
-            "push": cmd_push,
+            "push": cmd_push, "reset": cmd_reset,
             "serve": cmd_serve, "request": cmd_client, "status": cmd_client}
 
 

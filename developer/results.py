@@ -1,8 +1,8 @@
 """What the developer's commands print on stdout: one JSON object, typed here.
 
 `VersionResult` is the result of `pretrain`, `finetune`, `unlearn` and `push`; the demo, the
-benchmarks and the tests read it with `VersionResult.model_validate_json`. Progress and logs go
-to stderr.
+benchmarks and the tests read it with `VersionResult.model_validate_json`. `ResetResult` is
+`reset`'s. Progress and logs go to stderr.
 """
 
 from __future__ import annotations
@@ -30,3 +30,12 @@ class PublicDataResult(BaseModel):
     path: str
     images: int
     classes: list[str]
+
+
+class ResetResult(BaseModel):
+    """`reset`: where the deletion history went; the service's next start deploys the original."""
+
+    archived: str | None = Field(description="the directory the history and deployment state were moved to "
+                                             "(None: there was none)")
+    requests: int = Field(description="deletion requests in that history")
+    deployed_version: str | None = Field(description="the version the service had deployed last")

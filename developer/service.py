@@ -7,7 +7,9 @@
 
 Every route but /healthz needs `Authorization: Bearer <UIA_DEVELOPER_API_TOKEN>`. Requests are
 checked when they arrive (unknown class, proportion outside (0, 1], ids not in D_u, empty: 422),
-persisted, and carried out one at a time by the deletion worker.
+persisted, and carried out one at a time by the deletion worker. While it runs, the service holds
+its store (`RequestStore.exclusive`): a second service or a `reset` on the same work directory is
+refused instead of racing it.
 """
 
 from __future__ import annotations
@@ -36,16 +38,17 @@ class DeveloperHealth(BaseModel):
 def create_app(settings: DeveloperSettings | None = None, start_worker: bool = True) -> FastAPI:
     settings = settings or DeveloperSettings()
     developer = developer_from_settings(settings)
-    store = RequestStore(settings.workdir / "service")
+    store = RequestStore.of_workdir(settings.workdir)
     worker = DeletionWorker(developer, store, settings)
     _ = developer.splits  # load the data now: requests are validated against it
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
-        if start_worker and not worker.is_alive():
-            worker.start()
-        yield
-        worker.stop()
+        with store.exclusive():
+            if start_worker and not worker.is_alive():
+                worker.start()
+            yield
+            worker.stop()
 
     app = FastAPI(title="Unlearning inversion: developer", version="1.0", lifespan=lifespan,
                   description="Receives deletion requests and unlearns them, one at a time, in order.")

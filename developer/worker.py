@@ -40,6 +40,10 @@ class DeletionWorker(threading.Thread):
         self.wake.set()
 
     def run(self) -> None:
+        if (state := self.store.read_state()) is not None:
+            log.info("resuming: version %s stays deployed (%d samples forgotten, %d requests to carry out); "
+                     "deletions stay deleted (`python -m developer reset` replays from the original model)",
+                     state.version, len(state.forgotten), len(self.store.pending()))
         try:
             self.ensure_deployed()
         except Exception as exc:  # noqa: BLE001 - reported on /healthz and retried per request
@@ -56,7 +60,9 @@ class DeletionWorker(threading.Thread):
 
     # ---------------------------------------------------------------- steps
     def ensure_deployed(self) -> DeploymentState:
-        """The original model trained (cached) and, on the first start, pushed and deployed."""
+        """The original model trained (cached) and, on the first start, pushed and deployed. Once
+        there is a state, the version it names is the one deployed: a restart never pushes the
+        original again."""
         state = self.store.read_state()
         if state is not None:
             return state

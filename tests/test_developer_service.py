@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import time
 
 import httpx
 import pytest
 from fastapi.testclient import TestClient
 
+from developer.__main__ import main as developer_main
+from developer.requests_store import RequestStore, StoreInUse
 from developer.service import create_app
 from developer.settings import DeveloperSettings
 
@@ -35,6 +38,14 @@ def wait_done(client: TestClient, request_id: str, timeout: float = 120) -> dict
 
 def served_version(server) -> str:
     return httpx.get(f"{server.url}/v1/model").json()["version"]
+
+
+def started(client: TestClient) -> dict:
+    """/healthz once the worker's start-up (deploying the original, or resuming) is over."""
+    assert client.app.state.worker.ready.wait(timeout=120), "the worker did not finish starting"
+    health = client.get("/healthz").json()
+    assert health["startup_error"] is None, health
+    return health
 
 
 def test_deletion_requests_are_unlearned_in_order_and_deployed(tmp_path, server_process):
@@ -115,3 +126,41 @@ def test_failures_are_reported_with_their_reason(tmp_path, server_process):
         r = client.post("/deletion-requests", json={"classes": [{"class": "cat", "proportion": 0.5}]}, headers=AUTH)
         status = wait_done(client, r.json()["id"])
     assert status["state"] == "failed" and "cannot reach the server" in status["reason"]
+
+
+def test_a_restart_keeps_the_unlearned_version_deployed(tmp_path, server_process):
+    """Deletions stay deleted: a restarted service resumes with θ_u, it never deploys θ again."""
+    config = settings(tmp_path, server_process)
+    with TestClient(create_app(config)) as client:
+        original = started(client)["deployed_version"]
+        r = client.post("/deletion-requests", json={"classes": [{"class": "cat", "proportion": 0.5}]}, headers=AUTH)
+        unlearned = wait_done(client, r.json()["id"])
+    assert unlearned["state"] == "deployed" and unlearned["version"] != original
+    with TestClient(create_app(config)) as client:  # the restart
+        health = started(client)
+        assert served_version(server_process) == unlearned["version"]
+        history = client.get("/deletion-requests", headers=AUTH).json()
+    assert health["deployed_version"] == unlearned["version"] and health["forgotten"] == unlearned["removed"] > 0
+    assert [h["id"] for h in history] == [unlearned["id"]]
+
+
+def test_reset_replays_from_the_original_only_when_asked_and_stopped(tmp_path, server_process, capsys):
+    config = settings(tmp_path, server_process)
+    store = RequestStore.of_workdir(config.workdir)
+    with TestClient(create_app(config)) as client:
+        original = started(client)["deployed_version"]
+        r = client.post("/deletion-requests", json={"classes": [{"class": "ship", "proportion": 0.5}]}, headers=AUTH)
+        unlearned = wait_done(client, r.json()["id"])
+        with pytest.raises(StoreInUse):  # never under a running service
+            store.archive()
+    capsys.readouterr()
+    developer_main(["reset", "--workdir", str(config.workdir)])
+    result = json.loads(capsys.readouterr().out)
+    assert result["requests"] == 1 and result["deployed_version"] == unlearned["version"]
+    archived = RequestStore(result["archived"])  # the history is set aside, not lost
+    assert [s.id for s in archived.all()] == [unlearned["id"]] and archived.read_state().version == unlearned["version"]
+    assert served_version(server_process) == unlearned["version"]  # resetting changes nothing served
+    with TestClient(create_app(config)) as client:  # the next start deploys the original again
+        health = started(client)
+        assert served_version(server_process) == original == health["deployed_version"]
+        assert health["forgotten"] == 0 and client.get("/deletion-requests", headers=AUTH).json() == []
