@@ -31,7 +31,7 @@ from developer.settings import (DeletionClientSettings, DeveloperSettings, PushT
                                 TrainingConfig)
 from shared.artifacts import read_metadata
 from shared.cli import add_model_flags, flag_values
-from shared.logs import setup_logging
+from shared.logs import quiet_health_checks, setup_logging
 from shared.schemas import DeletionRequest, DeletionStatus, UnlearningConfig
 
 log = logging.getLogger("developer")
@@ -216,6 +216,7 @@ def cmd_serve(args) -> None:
     from developer.service import create_app
 
     settings = settings_from(args)
+    quiet_health_checks()
     uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level=args.log_level.lower())
 
 

@@ -29,3 +29,23 @@ def setup_logging(level: str | int = "INFO") -> None:
         handler._uia = True  # type: ignore[attr-defined]
         root.addHandler(handler)
     root.setLevel(level.upper() if isinstance(level, str) else level)
+
+
+class HealthCheckFilter(logging.Filter):
+    """Drops uvicorn's access-log lines of successful GET /healthz: container healthchecks poll it
+    every few seconds, and those lines would bury the requests worth reading. Failures still show."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args if isinstance(record.args, tuple) else ()
+        # uvicorn.access's record: (client address, method, path with query, HTTP version, status)
+        if len(args) == 5 and args[1] == "GET" and str(args[2]).split("?")[0] == "/healthz":
+            return not 200 <= int(args[4]) < 300
+        return True
+
+
+def quiet_health_checks() -> None:
+    """Keep successful /healthz polls out of uvicorn's access log (call before `uvicorn.run`; its
+    logging configuration keeps filters already on the logger)."""
+    access = logging.getLogger("uvicorn.access")
+    if not any(isinstance(f, HealthCheckFilter) for f in access.filters):
+        access.addFilter(HealthCheckFilter())
