@@ -18,6 +18,7 @@ import uvicorn  # noqa: E402
 
 from server.app import create_app  # noqa: E402
 from server.settings import ServerSettings  # noqa: E402
+from shared.logs import quiet_health_checks  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -41,6 +42,7 @@ def main(argv: list[str] | None = None) -> None:
     overrides = {k: v for k, v in vars(args).items() if v is not None and k not in ("command", "log_level")}
     settings = ServerSettings(**overrides)
     app = create_app(settings)
+    quiet_health_checks()  # container healthchecks poll /healthz every few seconds
     uvicorn.run(app, host=settings.host, port=settings.port, log_level=args.log_level,
                 timeout_graceful_shutdown=10)
 
