@@ -273,13 +273,21 @@ def _checked(r: httpx.Response) -> httpx.Response:
 
 
 def wait_for(http: httpx.Client, request_id: str, timeout: float, poll: float = 1.0) -> DeletionStatus:
+    """Until the request is deployed or failed. The service persists its requests, so while it
+    restarts (unreachable for a while) the wait goes on: the request continues after the restart."""
     deadline = time.monotonic() + timeout
+    state = "unknown"
     while True:
-        status = DeletionStatus.model_validate_json(_checked(http.get(f"/deletion-requests/{request_id}")).content)
-        if status.state in ("deployed", "failed"):
-            return status
+        try:
+            status = DeletionStatus.model_validate_json(_checked(http.get(f"/deletion-requests/{request_id}")).content)
+        except httpx.TransportError as exc:
+            log.warning("the developer service does not answer (%s): waiting for it", exc)
+        else:
+            if status.state in ("deployed", "failed"):
+                return status
+            state = status.state
         if time.monotonic() > deadline:
-            raise SystemExit(f"error: deletion request {request_id} is still {status.state} after {timeout:.0f} s")
+            raise SystemExit(f"error: deletion request {request_id} is still {state} after {timeout:.0f} s")
         time.sleep(poll)
 
 

@@ -10,6 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from developer.__main__ import main as developer_main
+from developer.__main__ import wait_for
 from developer.requests_store import RequestStore, StoreInUse
 from developer.service import create_app
 from developer.settings import DeveloperSettings
@@ -164,3 +165,20 @@ def test_reset_replays_from_the_original_only_when_asked_and_stopped(tmp_path, s
         health = started(client)
         assert served_version(server_process) == original == health["deployed_version"]
         assert health["forgotten"] == 0 and client.get("/deletion-requests", headers=AUTH).json() == []
+
+
+def test_the_data_owner_waits_through_a_restart_of_the_service():
+    """A request outlives a restart of the service, so the data owner's wait must too."""
+    answers = iter([httpx.ConnectError("refused"), "unlearning", httpx.ConnectError("refused"), "deployed"])
+
+    def service(request: httpx.Request) -> httpx.Response:
+        answer = next(answers)
+        if isinstance(answer, Exception):
+            raise answer
+        return httpx.Response(200, json={"id": "r1", "sequence": 1, "state": answer, "version": "v2",
+                                          "request": {"classes": [{"class": "cat", "proportion": 0.5}]},
+                                          "created_at": "t", "updated_at": "t"})
+
+    with httpx.Client(base_url="http://developer", transport=httpx.MockTransport(service)) as http:
+        status = wait_for(http, "r1", timeout=30, poll=0)
+    assert status.state == "deployed" and status.version == "v2"
