@@ -1,14 +1,17 @@
 #!/usr/bin/env bash
 # Build a local base image (Debian bookworm, whose python3 is 3.11) without any container
 # registry: debootstrap a minimal root file system from the apt mirror this machine uses and
-# `docker import` it. Idempotent: an existing image of that tag is kept.
+# `docker import` it. Idempotent: an existing image of that tag is kept (a real one included).
 #
-#   docker/build-base.sh [TAG]        (default uia-base:bookworm; needs root, debootstrap, docker)
+#   docker/build-base.sh [TAG]        (default python:3.11-slim; needs root, debootstrap, docker)
 #
-# The Dockerfile's default base stays the public python:3.11-slim; this image replaces it only
-# where no registry is reachable (`make test-compose` passes it as BASE_IMAGE).
+# The default tag is the Dockerfile's default base: where no registry is reachable (`make
+# test-compose`), this image stands in for the public python:3.11-slim under its name, so the
+# images build through the Dockerfile's default path with no build argument a user would not
+# pass. Its label says what it is (`docker image inspect`).
 set -euo pipefail
-TAG="${1:-uia-base:bookworm}"
+cd "$(dirname "$0")"
+TAG="${1:-python:3.11-slim}"
 SUITE=bookworm
 
 if docker image inspect "$TAG" >/dev/null 2>&1; then
@@ -16,16 +19,7 @@ if docker image inspect "$TAG" >/dev/null 2>&1; then
     exit 0
 fi
 
-# The mirror apt is configured with (deb822 or one-line sources); deb.debian.org otherwise.
-mirror="${DEBIAN_MIRROR:-}"
-if [[ -z "$mirror" ]]; then
-    mirror="$(grep -hsE '^URIs:' /etc/apt/sources.list.d/*.sources | awk '{print $2}' | grep -v security | head -n1 || true)"
-fi
-if [[ -z "$mirror" ]]; then
-    mirror="$(grep -hsE '^deb ' /etc/apt/sources.list | awk '{print $2}' | grep -v security | head -n1 || true)"
-fi
-mirror="${mirror:-http://deb.debian.org/debian}"
-
+mirror="$(./debian-mirror.sh)"
 root="$(mktemp -d /tmp/uia-base.XXXXXX)"
 trap 'rm -rf "$root"' EXIT
 echo "debootstrap $SUITE from $mirror into $root" >&2
@@ -40,5 +34,6 @@ tar --numeric-owner -C "$root" -c . | docker import \
     --change 'ENV LANG=C.UTF-8' \
     --change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
     --change 'CMD ["python3"]' \
+    --change "LABEL org.opencontainers.image.description=\"debootstrap $SUITE minbase + python3 from $mirror, standing in for $TAG (docker/build-base.sh)\"" \
     --message "debootstrap $SUITE minbase + python3 from $mirror" - "$TAG" >&2
 echo "built $TAG" >&2

@@ -1,14 +1,12 @@
 #!/usr/bin/env bash
-# Make docker usable here, idempotently: install Debian's docker.io, docker-compose (v1) and
-# debootstrap when missing (as root, with apt), and start dockerd when none answers.
+# Make docker usable here, idempotently: install Debian's docker.io and debootstrap when missing
+# (as root, with apt), and start dockerd when none answers. Compose v2 is docker/ensure-compose.sh's.
 # `make test-compose` runs it first; it changes nothing on a machine that is ready.
 set -euo pipefail
 
 need=()
 command -v dockerd >/dev/null || need+=(docker.io)
 command -v docker >/dev/null || need+=(docker.io)
-# Compose v2 (the docker CLI plugin) or Debian's v1: either runs the story.
-docker compose version >/dev/null 2>&1 || command -v docker-compose >/dev/null || need+=(docker-compose)
 command -v debootstrap >/dev/null || need+=(debootstrap)
 if ((${#need[@]})); then
     if [[ $(id -u) -ne 0 ]]; then
