@@ -12,8 +12,9 @@ python="${PYTHON:-.venv/bin/python}"
 mkdir -p "$dir"
 reqs="$(mktemp)"
 trap 'rm -f "$reqs"' EXIT
-# The ml extra holds the torch image's extra packages; the plain dependencies are the attacker's.
-python3 docker/requirements.py ml >"$reqs"
+# The plain dependencies are the attacker's; the ml extra adds the server's and developer's (torch);
+# evaluation and ray add the grid image's (docker-compose.yml, profile grid).
+python3 docker/requirements.py ml evaluation ray >"$reqs"
 "$python" -m pip download --quiet --quiet --disable-pip-version-check --only-binary=:all: \
     -c constraints.txt -r "$reqs" -d "$dir" >&2
 echo "wheelhouse $dir: $(ls "$dir" | wc -l) wheels, $(du -sh "$dir" | cut -f1)" >&2
