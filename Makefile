@@ -25,13 +25,16 @@ test: lint
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # The story in containers (docs/compose.md): installs docker and starts dockerd when missing (root),
-# builds the images offline, runs `docker compose` with a tiny story and checks it.
+# fetches Compose v2 when the docker CLI has none, builds the images offline through the
+# Dockerfile's default path, tells a tiny story and runs the tiny grid on Ray with compose, checks both.
 test-compose: $(STAMP)
 	docker/ensure-docker.sh
 	$(BIN)/python -m devtools.compose_check $(COMPOSE_ARGS)
 
+# runs/compose itself stays: it ships with the checkout (the compose attacker writes as its owner)
 clean:
-	rm -rf runs .pytest_cache
+	rm -rf .pytest_cache $(filter-out runs/compose,$(wildcard runs/*)) \
+	       $(filter-out runs/compose/README.md,$(wildcard runs/compose/*))
 
 # The cpu evaluation grid (docs/evaluation.md): results and figures in docs/results/cpu/.
 # EVALUATE_ARGS, e.g. "--executor ray" or another config: evaluation/configs/*.toml.
