@@ -40,6 +40,7 @@ from devtools.compose_story import new_story, tell_story
 from devtools.processes import ROOT
 
 GPU_FILE = ROOT / "docker-compose.gpu.yml"
+PROJECT_PREFIX = "uia-compose-"  # every project this check runs: uia-compose-{build,story,grid}-<run id>
 TORCH_SERVICES = ("server", "developer", "ray-worker")  # what trains or serves models
 
 
@@ -80,14 +81,16 @@ def checked(run, proj: Project, keep: bool):
             proj.env_file.unlink(missing_ok=True)
 
 
-def prune_images(client, run_id: str) -> None:
-    """The images this run's projects built and left untagged (compose labels each build with its
-    project; a later project's build takes the tag over): their layers stay, shared by the tagged ones."""
+def prune_images(client) -> None:
+    """The images compose_check's projects built and left untagged (compose labels each build with
+    its project, and a later project's build of the same image takes the tag over; this run's or
+    an earlier run's): image records only, their layers are shared with the tagged images."""
     removed = 0
-    for kind in ("build", "story", "grid"):
-        label = f"com.docker.compose.project=uia-compose-{kind}-{run_id}"
-        removed += len(client.images.prune(filters={"dangling": True, "label": label}).get("ImagesDeleted") or [])
-    log(f"removed {removed} untagged image records of this run")
+    for image in client.images.list(filters={"dangling": True}):
+        if (image.labels or {}).get("com.docker.compose.project", "").startswith(PROJECT_PREFIX):
+            client.images.remove(image.id)
+            removed += 1
+    log(f"removed {removed} untagged image records left by compose_check's projects")
 
 
 def _interrupted(signum, frame) -> None:
@@ -125,7 +128,7 @@ def main() -> int:
         # The images' build arguments: the Dockerfile's defaults (base: `base`), but the wheelhouse.
         common = {"UIA_IMAGE_TAG": args.tag, "UIA_WHEELHOUSE_URL": url}
         log(f"building through the Dockerfile's default path (base {base}), packages from {url}")
-        builder = new_project(command, f"uia-compose-build-{run_id}", common, args.minutes, client)
+        builder = new_project(command, f"{PROJECT_PREFIX}build-{run_id}", common, args.minutes, client)
         try:
             images = build_images(builder, args.tag)
             assert_attacker_has_no_torch(client, args.tag)
@@ -149,20 +152,20 @@ def main() -> int:
                        "UIA_ATTACK_SEED": str(args.seed), "UIA_ATTACK_STATISTIC": "logodds",
                        "UIA_ATTACK_WAIT_TIMEOUT": str(int(args.minutes * 60)),
                        "UIA_DEVELOPER_START_PERIOD": f"{int(args.minutes)}m"}
-                checked(lambda p: tell_story(p, story), new_project(command, f"uia-compose-story-{run_id}", env,
+                checked(lambda p: tell_story(p, story), new_project(command, f"{PROJECT_PREFIX}story-{run_id}", env,
                                                                args.minutes, client), args.keep)
                 story_s = time.perf_counter() - built
                 if not args.skip_grid:
                     grid_env = {**common, "UIA_GRID_CONFIG": "evaluation/configs/tiny.toml", "UIA_GRID_WORKERS": "2",
                                 "UIA_GRID_WORKER_CPUS": "1"}
-                    checked(run_grid, new_project(command, f"uia-compose-grid-{run_id}", grid_env, args.minutes, client),
+                    checked(run_grid, new_project(command, f"{PROJECT_PREFIX}grid-{run_id}", grid_env, args.minutes, client),
                             args.keep)
                 grid_s = time.perf_counter() - built - story_s
             except CheckFailed as exc:
                 log(f"FAILED: {exc}")
                 return 1
             finally:
-                prune_images(client, run_id)
+                prune_images(client)
     sizes = " ".join(f"{i.target}_mb={i.size_bytes / 1e6:.0f}" for i in images)
     print(f"compose_check=passed compose={version} build_s={built - started:.0f} story_s={story_s:.0f} "
           f"grid_s={grid_s:.0f} seconds={time.perf_counter() - started:.0f} {sizes}", flush=True)

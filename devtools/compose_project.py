@@ -116,6 +116,11 @@ class Project:
     # ---------------------------------------------------------------- containers, through the SDK
     def containers(self, service: str) -> list[Container]:
         labels = [f"com.docker.compose.project={self.name}", f"com.docker.compose.service={service}"]
+        for _ in range(10):
+            try:
+                return self.client.containers.list(all=True, filters={"label": labels})
+            except docker.errors.NotFound:  # listed while compose was still creating or replacing it
+                time.sleep(0.2)
         return self.client.containers.list(all=True, filters={"label": labels})
 
     def container(self, service: str) -> Container:
