@@ -14,6 +14,10 @@ from developer.__main__ import build_parser as developer_parser
 from developer.__main__ import main as developer_main
 from developer.__main__ import settings_from
 from developer.settings import DeletionClientSettings, PushTarget, ServiceConfig, TrainingConfig
+from server.__main__ import ENVIRONMENT_ONLY, uvicorn_options
+from server.__main__ import build_parser as server_parser
+from server.settings import ServerSettings
+from shared.cli import flag_values
 from shared.schemas import (AttackReport, DeletionRequest, ModelMetadata, TrainingSummary, UnlearningConfig,
                             UnlearningOptions)
 from tests.conftest import make_meta
@@ -132,3 +136,36 @@ def test_a_missing_version_directory_is_a_clear_error_not_a_traceback(tmp_path, 
     with pytest.raises(SystemExit, match="error: .*No such file"):
         developer_main(["push", str(tmp_path / "nowhere"), "--server-token", "t"])
     assert capsys.readouterr().out == ""  # nothing on stdout: there is no result
+
+
+def test_every_server_setting_has_its_flag_but_the_structured_ones():
+    assert fields_without_flag(server_parser(), "serve", [ServerSettings]) == {"ServerSettings": set(ENVIRONMENT_ONLY)}
+
+
+def test_server_flags_override_the_environment_and_reach_uvicorn(monkeypatch, tmp_path):
+    monkeypatch.setenv("UIA_SERVER_MAX_CONNECTIONS", "64")
+    monkeypatch.setenv("UIA_SERVER_ALLOW_ANONYMOUS", "false")
+    args = server_parser().parse_args(["serve", "--max-connections", "128", "--max-images", "7", "--store-dir",
+                                       str(tmp_path), "--allow-shared-memory"])
+    settings = ServerSettings(**flag_values(args, ServerSettings))
+    assert settings.max_connections == 128 and settings.max_images_per_request == 7
+    assert settings.allow_anonymous is False and settings.allow_shared_memory is True
+    options = uvicorn_options(settings)
+    assert options["limit_concurrency"] == 128 and options["proxy_headers"] is False
+
+
+@pytest.mark.parametrize("settings, served", [
+    ({}, True),  # the default (the demo, the tests): no keys, anonymous callers served
+    ({"api_keys": {"a": None}}, True),
+    ({"api_keys": {"a": 5}}, False),  # a budget a caller could dodge by dropping its key
+    ({"api_keys": {"a": 5}, "anonymous_budget": 10}, True),
+    ({"allow_anonymous": False}, False),
+])
+def test_anonymous_access_never_dodges_a_budget(settings, served):
+    assert ServerSettings(**settings).serves_anonymous is served
+
+
+def test_the_body_pool_holds_at_least_one_body():
+    assert ServerSettings(max_body_bytes=2**20).buffered_body_bytes == 4 * 2**20
+    with pytest.raises(ValidationError, match="max_buffered_body_bytes"):
+        ServerSettings(max_body_bytes=2**20, max_buffered_body_bytes=2**19)

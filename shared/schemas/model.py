@@ -46,7 +46,9 @@ class ModelMetadata(BaseModel):
     architecture: Architecture
     input_shape: tuple[Annotated[int, Field(ge=1, le=4)], Annotated[int, Field(ge=8, le=512)],
                        Annotated[int, Field(ge=8, le=512)]]
-    classes: list[Annotated[str, Field(min_length=1, max_length=100)]] = Field(min_length=2, max_length=1000)
+    # uniqueItems: the schema states the uniqueness `_consistent` checks
+    classes: list[Annotated[str, Field(min_length=1, max_length=100)]] = Field(
+        min_length=2, max_length=1000, json_schema_extra={"uniqueItems": True})
     normalization: Normalization
     created_at: datetime
     training: TrainingSummary = Field(default_factory=TrainingSummary,
