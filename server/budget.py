@@ -113,7 +113,7 @@ class QueryBudget:
         used = sum(n for _, n in slots)
         retry = self._retry_after(slots, limit - images, now)
         raise BudgetExceeded(retry, f"this request of {images} images would pass the budget of {limit} images "
-                                    f"per {self.window_s:g} s ({used} used in the window); enough of the window "
+                                    f"per {self.window_s:g} s ({used} used); enough of the window "
                                     f"leaves it in {retry} s")
 
     def _retry_after(self, slots: list[tuple[float, int]], room: int, now: float) -> int:
