@@ -330,6 +330,25 @@ def test_a_fresh_probe_set_never_reuses_old_snapshots(served, models, tmp_path):
     assert report_of(run).queries.snapshot_after == 10
 
 
+def test_restart_stale_resumes_matching_probes_and_replaces_stale_ones(served, models, tmp_path):
+    """`--restart stale` (compose's probe step): the same settings on the same version resume without a
+    query; another version makes the old probes stale, and only then are they replaced."""
+    server = served()
+    run = tmp_path / "attack"
+    probe = ("probe", "--run", str(run), "--method", "nes", "--per-class", "1", "--restart", "stale")
+    first = json.loads(attacker(*probe, server=server).stdout)
+    again = json.loads(attacker(*probe, server=server).stdout)
+    assert again["session_queries"] == again["snapshot"]["queries"] == 10  # resumed: only the snapshot
+    assert again["queries"] == first["queries"]
+    refused = attacker("probe", "--run", str(run), "--method", "nes", "--per-class", "1", "--seed", "1",
+                       server=server, check=False)
+    assert refused.returncode == 1 and "--restart stale" in refused.stderr  # the default still refuses
+    deploy_version(server, models[1])
+    replaced = json.loads(attacker(*probe, server=server).stdout)
+    assert replaced["version"] == models[1].version and replaced["session_queries"] > 10
+    assert sorted(p.stem for p in (run / "snapshots").glob("*.json")) == [models[1].version]
+
+
 def developer_cli(*args: str, workdir) -> subprocess.CompletedProcess:
     tiny = ["--train-limit", str(TINY["train_limit"]), "--test-limit", str(TINY["test_limit"]),
             "--pretrain-epochs", str(TINY["pretrain_epochs"]), "--width", str(TINY["width"])]

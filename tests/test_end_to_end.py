@@ -18,6 +18,7 @@ import pytest
 from developer.results import VersionResult
 from shared.schemas import AttackReport
 from tests.conftest import ROOT
+from tests.golden import check_golden, fingerprint
 
 pytestmark = pytest.mark.slow
 
@@ -68,6 +69,7 @@ def test_attacker_names_the_class_removed_in_large_proportion(server_process, tm
 
     report = AttackReport.model_validate_json((tmp_path / "attack" / "report.json").read_bytes())
     assert printed == report  # stdout carries the report and nothing else
+    check_golden("end-to-end", {"report": fingerprint(report)})
     assert report.versions.before == original.version and report.versions.after == unlearned.version
     assert report.ranking[0] == "ship", report.scores
     assert report.queries.total == report.queries.probing + 2 * 10

@@ -16,6 +16,7 @@ from evaluation.results import ResultStore
 from evaluation.scoring import Rate, accuracy_table, calibration_table, wilson
 from evaluation.summary import summarise, write_outputs
 from tests.conftest import CLASSES, ROOT
+from tests.golden import check_golden, fingerprint
 
 TINY = ROOT / "evaluation" / "configs" / "tiny.toml"
 QUIET = Console(stderr=True, quiet=True)
@@ -84,6 +85,13 @@ def test_tiny_grid_runs_through_the_real_system_and_scores(local_grid, tmp_path)
     names = {p.name for p in paths}
     assert {"accuracy.csv", "cases.csv", "summary.json", "results.md", "top1-vs-p.png", "score-bars.png"} <= names
     assert len((tmp_path / "out" / "cases.csv").read_text().splitlines()) == 1 + len(results)
+
+
+@pytest.mark.slow
+def test_tiny_grid_gives_the_golden_rankings_scores_and_query_counts(local_grid):
+    """The harness drives the attacker's library; the numbers are those of the code before (issue 17)."""
+    _, _, results = local_grid
+    check_golden("tiny-grid", {r.case.label(): fingerprint(r.report) for r in results})
 
 
 class MustNotRun:

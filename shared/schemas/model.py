@@ -79,6 +79,12 @@ class OutputFormat(BaseModel):
     decimals: int | None = Field(None, description="probabilities are rounded to this many decimals")
     label_only: bool = Field(False, description="a one-hot vector of the predicted class instead of probabilities")
 
+    @property
+    def labels_only(self) -> bool:
+        """Whether the answers carry nothing but the predicted label (one-hot, or a lone top-1
+        probability): the one place this is decided, for the attacker and the harness alike."""
+        return self.label_only or (self.top_k is not None and self.top_k < 2)
+
 
 class ModelInfo(BaseModel):
     version: str

@@ -1,0 +1,54 @@
+"""Golden fingerprints of attack reports: what a refactoring of the attacker must leave unchanged.
+
+A fingerprint keeps what the attack computed — the versions compared, the ranking, every
+statistic's score of every class, the query counts by phase — and nothing that describes it
+(notes, labels, wall time), so that a change of wording or of the confidence rule is not a
+change of result. `check_golden` compares a fresh fingerprint with the committed one in
+tests/golden/; with UIA_WRITE_GOLDEN=1 it writes the file instead (once, on the code whose
+results are the reference), and the test then fails so that a written golden is never mistaken
+for a passed comparison.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from pathlib import Path
+
+from shared.schemas import AttackReport
+
+GOLDEN = Path(__file__).parent / "golden"
+RELATIVE = 1e-9  # the same float operations give the same bits; this only absorbs JSON's rounding
+
+
+def fingerprint(report: AttackReport) -> dict:
+    scores = {report.statistic: report.scores, **report.other_statistics} if report.rankable else {}
+    return {"versions": [report.versions.before, report.versions.after], "rankable": report.rankable,
+            "statistic": report.statistic, "ranking": report.ranking,
+            "queries": [report.queries.probing, report.queries.snapshot_before, report.queries.snapshot_after],
+            "probes_per_class": report.probes_per_class, "scores": scores}
+
+
+def _differences(expected, got, path: str = "") -> list[str]:
+    if isinstance(expected, dict) and isinstance(got, dict):
+        out = [f"{path}/{k}: missing" for k in expected if k not in got]
+        out += [f"{path}/{k}: unexpected" for k in got if k not in expected]
+        return out + [d for k in expected if k in got for d in _differences(expected[k], got[k], f"{path}/{k}")]
+    if isinstance(expected, list) and isinstance(got, list) and len(expected) == len(got):
+        return [d for i, (e, g) in enumerate(zip(expected, got)) for d in _differences(e, g, f"{path}[{i}]")]
+    if isinstance(expected, float) and isinstance(got, (int, float)) and not isinstance(got, bool):
+        return [] if math.isclose(expected, got, rel_tol=RELATIVE, abs_tol=1e-300) else [f"{path}: {expected} != {got}"]
+    return [] if expected == got else [f"{path}: {expected!r} != {got!r}"]
+
+
+def check_golden(name: str, fingerprints: dict) -> None:
+    path = GOLDEN / f"{name}.json"
+    fresh = json.loads(json.dumps(fingerprints))  # the form it is stored in
+    if os.environ.get("UIA_WRITE_GOLDEN") == "1":
+        path.parent.mkdir(exist_ok=True)
+        path.write_text(json.dumps(fresh, indent=1, sort_keys=True) + "\n")
+        raise AssertionError(f"wrote {path}: run again without UIA_WRITE_GOLDEN to compare")
+    expected = json.loads(path.read_text())
+    differences = _differences(expected, fresh)
+    assert not differences, f"{name}: results differ from {path}:\n" + "\n".join(differences[:20])
