@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo test test-compose lint evaluate bench-server bench-defenses bench-developer bench-probing bench-statistics bench-recovery bench-attack clean
+.PHONY: install demo test fuzz test-compose lint evaluate bench-server bench-defenses bench-developer bench-probing bench-statistics bench-recovery bench-attack clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -23,6 +23,10 @@ lint: $(STAMP)
 
 test: lint
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# Schemathesis from outside: the CLI, every check, against a live server (docs/server.md)
+fuzz: $(STAMP)
+	$(BIN)/python -m devtools.fuzz $(FUZZ_ARGS)
 
 # The story in containers (docs/compose.md): installs docker and starts dockerd when missing (root),
 # fetches Compose v2 when the docker CLI has none, builds the images offline through the

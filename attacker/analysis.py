@@ -23,7 +23,7 @@ def analyse(probe_set: ProbeSet, before: Snapshot, after: Snapshot, statistic: s
     common = dict(
         versions=VersionPair(before=before.version, after=after.version),
         probes_per_class={name: int((targets == c).sum()) for c, name in enumerate(classes)},
-        optimizer=probe_set.config.optimizer,
+        probe_method=probe_set.config.spec.method,
         queries=QueryCounts(probing=probe_set.queries, snapshot_before=before.queries, snapshot_after=after.queries),
         capabilities=probe_set.capabilities() + ([shadow.describe()] if shadow else []),
     )

@@ -20,7 +20,7 @@ SHADOW_FILE = "shadow.json"
 class ShadowConfig(BaseModel):
     """How the shadow models are trained: the attacker's guess of how the service trains."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
     architecture: str = Field("small_cnn", description="the shadow's architecture (its own choice)")
     width: int = Field(16, ge=1, description="the shadow network's width")
@@ -45,7 +45,7 @@ class ShadowCalibration(BaseModel):
 
     probe_digest: str = Field(description="the probe images the shadow models answered")
     classes: list[str]
-    config: dict = Field(description="how the shadow models were trained (ShadowConfig)")
+    config: ShadowConfig = Field(description="how the shadow models were trained")
     public_images: int = Field(description="public images the shadow models were trained on")
     scores: dict[str, list[list[float | None]]] = Field(
         description="per statistic: row k = the scores of every class when the shadow removed class k")
@@ -54,7 +54,7 @@ class ShadowCalibration(BaseModel):
     def describe(self) -> str:
         removals = len(next(iter(self.scores.values()), []))
         return (f"shadow calibration: {removals} shadow removals trained on {self.public_images:,} public images "
-                f"({ShadowConfig(**self.config).describe()})")
+                f"({self.config.describe()})")
 
     def null(self, statistic: str) -> tuple[np.ndarray, np.ndarray]:
         """Per class: mean and standard deviation of its score when another class was removed."""

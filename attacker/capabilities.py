@@ -28,6 +28,7 @@ class Capabilities:
     can_rank: bool = True
     all_probabilities: bool = True
     notes: list[str] = field(default_factory=list)
+    labels_only: bool = False  # the answers carry the predicted label alone: the label-only attack's case
 
     def statistic(self, requested: str) -> str:
         if requested in NEEDS_ALL_PROBABILITIES and not self.all_probabilities:
@@ -38,15 +39,11 @@ class Capabilities:
 
 def from_model_info(info: ModelInfo) -> Capabilities:
     out = info.output
-    if out.label_only:
-        return Capabilities(False, False, False, ["the server returns labels only (one-hot): no probabilities "
-                                                  "to optimise probes with or to compare; the label-only attack "
-                                                  "measures distances to the decision boundary instead: "
-                                                  "python -m attacker boundary (docs/attack.md)"])
-    if out.top_k is not None and out.top_k < 2:
-        return Capabilities(False, False, False, ["the server returns only the top-1 probability: answers cannot "
-                                                  "be compared across classes; the label-only attack works on the "
-                                                  "top-1 label: python -m attacker boundary (docs/attack.md)"])
+    if out.labels_only:
+        return Capabilities(False, False, False, [labels_only_note(info) + ": no probabilities to optimise probes "
+                                                  "with or to compare; the label-only attack measures distances to "
+                                                  "the decision boundary instead: python -m attacker boundary "
+                                                  "(docs/attack.md)"], labels_only=True)
     caps = Capabilities()
     if out.top_k is not None:
         caps.all_probabilities = False
@@ -58,6 +55,11 @@ def from_model_info(info: ModelInfo) -> Capabilities:
                           f"{1 - 0.5 * 10 ** -out.decimals:g} come back one-hot (a lower --threshold keeps "
                           "them comparable)")
     return caps
+
+
+def labels_only_note(info: ModelInfo) -> str:
+    return ("the server returns labels only (one-hot)" if info.output.label_only else
+            "the server returns only the top-1 probability")
 
 
 def from_answers(probabilities: np.ndarray, caps: Capabilities) -> Capabilities:

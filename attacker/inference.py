@@ -99,12 +99,17 @@ DEFAULT_HIGH_RULE = (2.0, 3.5)  # a statistic not calibrated (yet)
 MEDIUM_LEAD = 1.0
 
 
+def high_rule(statistic: str | None) -> tuple[float, float]:
+    """The (lead, separation) thresholds of `high` for `statistic`."""
+    return HIGH_RULES.get(statistic, DEFAULT_HIGH_RULE)
+
+
 def confidence(scores: np.ndarray, statistic: str | None = None) -> Confidence:
     """The top class's lead over the runner-up, in the same robust units, and a plain label."""
     ranking = rank_classes(scores)
     sep = separation(scores)
     lead = float(sep[ranking[0]] - sep[ranking[1]])
-    high_lead, high_separation = HIGH_RULES.get(statistic, DEFAULT_HIGH_RULE)
+    high_lead, high_separation = high_rule(statistic)
     label = ("high" if lead >= high_lead and sep[ranking[0]] >= high_separation else
              "medium" if lead >= MEDIUM_LEAD else "low")
     return Confidence(lead=round(lead, 3), top_separation=round(float(sep[ranking[0]]), 3), label=label)

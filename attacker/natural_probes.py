@@ -6,26 +6,22 @@ the highest p_c become c's probes. They are ordinary in-domain images, so their 
 the model's view of c rather than with the fragile corner of input space a synthetic probe sits
 in, and there can be far more of them for the price of one query each.
 
-The probe set looks like any other (probes.npz, probing.json; `optimizer` says `natural` and
-names the source), so snapshots, inference and reports work unchanged. The pool's queries are
-spread over the probes so that their sum is what was sent.
+The probe set looks like any other (probes.npz, probing.json with `NaturalParams` as its method,
+the public source among its capabilities), so snapshots, inference and reports work unchanged.
+The pool's queries are spread over the probes so that their sum is what was sent.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 from rich.console import Console
 
-from attacker.capabilities import CannotAttack, from_model_info
+from attacker.capabilities import CannotAttack
 from attacker.client import InferenceClient
 from attacker.optimizers import ProbeResult
-from attacker.probe_config import ProbeSetConfig
 from attacker.probes import ProbeSet
 from attacker.public_data import PublicImages
-
-NATURAL = "natural"
+from shared.schemas import NaturalParams
 
 
 def choose_natural(probabilities: np.ndarray, per_class: int) -> list[tuple[int, int, int]]:
@@ -40,31 +36,30 @@ def choose_natural(probabilities: np.ndarray, per_class: int) -> list[tuple[int,
     return chosen
 
 
-def make_natural_probes(client: InferenceClient, run_dir: Path, public: PublicImages, per_class: int, seed: int,
-                        console: Console | None = None) -> ProbeSet:
-    console = console or Console(stderr=True)
-    info = client.model_info()
-    caps = from_model_info(info)
-    if not caps.can_probe:
-        raise CannotAttack("; ".join(caps.notes))
-    config = ProbeSetConfig(version=info.version, input_shape=info.input_shape, classes=info.classes,
-                            optimizer={"name": NATURAL, "source": public.source, "pool": len(public.images)},
-                            per_class=per_class, seed=seed)
-    probe_set = ProbeSet.open(run_dir, config)
-    if probe_set.results:  # made in one step: a saved set is complete
-        return probe_set
-    client.pinned_version = info.version
-    client.phase = "probing"
-    console.print(f"asking {len(public.images):,} public images of {public.source} ...")
-    probabilities, _ = client.predict(public.images)
-    chosen = choose_natural(probabilities, per_class)
-    if not chosen:
-        raise CannotAttack("the model assigns none of the public images to any class")
-    share, extra = divmod(len(public.images), len(chosen))
-    for n, (c, k, i) in enumerate(chosen):
-        probe_set.results[(c, k)] = ProbeResult(public.images[i], c, float(probabilities[i, c]),
-                                                share + (n < extra), True)
-    probe_set.add(*chosen[0][:2], probe_set.results[chosen[0][:2]])  # save once, with every probe
-    counts = np.bincount([c for c, _, _ in chosen], minlength=len(info.classes))
-    console.print("natural probes per class: " + ", ".join(f"{name} {n}" for name, n in zip(info.classes, counts)))
-    return probe_set
+class NaturalProbes:
+    """Fills a probe set in one step from the public pool (`NaturalParams.pool` images of it)."""
+
+    needs_public_data = True
+
+    def __init__(self, params: NaturalParams):
+        self.params = params
+
+    def fill(self, probe_set: ProbeSet, client: InferenceClient, targets: list[int], public: PublicImages | None,
+             console: Console) -> None:
+        if probe_set.results:  # made in one step: a saved set is complete
+            return
+        if public is None:
+            raise ValueError("natural probes need the public-data capability: pass --public-data")
+        if len(targets) != len(probe_set.classes):
+            raise ValueError("natural probes are chosen for every class at once: drop --classes")
+        console.print(f"asking {len(public.images):,} public images of {public.source} ...")
+        probabilities, _ = client.predict(public.images)
+        chosen = choose_natural(probabilities, probe_set.config.spec.per_class)
+        if not chosen:
+            raise CannotAttack("the model assigns none of the public images to any class")
+        share, extra = divmod(len(public.images), len(chosen))
+        probe_set.add_all({(c, k): ProbeResult(public.images[i], c, float(probabilities[i, c]), share + (n < extra), True)
+                           for n, (c, k, i) in enumerate(chosen)})
+        counts = np.bincount([c for c, _, _ in chosen], minlength=len(probe_set.classes))
+        console.print("natural probes per class: " + ", ".join(f"{name} {n}" for name, n in
+                                                              zip(probe_set.classes, counts)))

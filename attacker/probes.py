@@ -1,7 +1,7 @@
 """The probe set of an attack run, saved as it grows so that an interrupted run resumes.
 
     <run>/probes.npz     images (K, C, H, W) float32, targets, confidence, queries, accepted, slot
-    <run>/probing.json   the version probed, the optimiser and its parameters, the classes
+    <run>/probing.json   the version probed, the recipe (ProbeSpec: method and parameters), the classes
 
 Probe k of class c is made with the random generator seeded by (seed, c, k), so a resumed
 run makes exactly the probes an uninterrupted one would have made.
@@ -39,7 +39,7 @@ class ProbeSet:
     def open(cls, run_dir: Path, config: ProbeSetConfig) -> ProbeSet:
         """Resume the probe set in `run_dir` if it was made with the same `config`, else start one."""
         run_dir = Path(run_dir)
-        existing = cls.load(run_dir) if (run_dir / PROBING_FILE).exists() else None
+        existing = cls.load(run_dir) if cls.exists(run_dir) else None
         if existing is not None:
             if existing.config != config:
                 changed = config.differences(existing.config)
@@ -49,6 +49,10 @@ class ProbeSet:
         probe_set = cls(run_dir, config)
         write_json(run_dir / PROBING_FILE, {"config": config.model_dump(mode="json")})
         return probe_set
+
+    @staticmethod
+    def exists(run_dir: Path) -> bool:
+        return (Path(run_dir) / PROBING_FILE).exists()
 
     @classmethod
     def load(cls, run_dir: Path) -> ProbeSet:
@@ -64,7 +68,11 @@ class ProbeSet:
         return probe_set
 
     def add(self, cls_index: int, k: int, result: ProbeResult) -> None:
-        self.results[(cls_index, k)] = result
+        self.add_all({(cls_index, k): result})
+
+    def add_all(self, results: dict[tuple[int, int], ProbeResult]) -> None:
+        """Add probes by (class, k) slot and save the set, once for all of them."""
+        self.results.update(results)
         self._save()
 
     def _save(self) -> None:
@@ -88,7 +96,7 @@ class ProbeSet:
         return self.config.classes
 
     def missing(self, targets: list[int]) -> list[tuple[int, int]]:
-        return [(c, k) for c in targets for k in range(self.config.per_class) if (c, k) not in self.results]
+        return [(c, k) for c in targets for k in range(self.config.spec.per_class) if (c, k) not in self.results]
 
     def accepted(self) -> tuple[np.ndarray, np.ndarray]:
         """Images and targets of the accepted probes, in slot order."""
@@ -99,10 +107,7 @@ class ProbeSet:
 
     def capabilities(self) -> list[str]:
         """What making these probes took beyond the public API (for the report)."""
-        made = self.config.optimizer
-        if "source" in made:
-            return [f"public in-domain data: {made['pool']:,} images from {made['source']}"]
-        return []
+        return list(self.config.capabilities)
 
     @property
     def queries(self) -> int:

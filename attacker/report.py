@@ -70,7 +70,7 @@ def markdown(report: AttackReport) -> str:
                          f"| {report.probes_per_class[name]} |")
         lines.append("")
     lines += [f"Queries: {q.total:,} ({q.probing:,} probing, {q.snapshot_before:,} + "
-              f"{q.snapshot_after:,} snapshots). Optimiser: `{report.optimizer}`."]
+              f"{q.snapshot_after:,} snapshots). Probes: `{report.probe_method.model_dump_json()}`."]
     if report.wall_seconds is not None:
         lines.append(f"Wall time: {report.wall_seconds:.0f} s.")
     lines += [f"- note: {n}" for n in report.notes]

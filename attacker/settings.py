@@ -2,9 +2,10 @@
 
 `AttackerSettings` is what every command needs to reach the API (environment names
 ``UIA_ATTACKER_<FIELD>``, e.g. UIA_ATTACKER_SERVER_URL, UIA_ATTACKER_API_KEY). `ProbingConfig`
-and `InferConfig` are the options of `probe` and `infer`; the probe optimisers' own parameters
-are their `Params` models (attacker/optimizers). The CLI's flags are generated from these models.
-The attacker's environment holds nothing else: no admin token, no developer address.
+and `InferConfig` are the options of `probe` and `infer`; the probe methods' own parameters are
+their models in shared/schemas/probe_methods.py, and `probe` turns its options and those into a
+`ProbeSpec` (attacker/probe_config.py). The CLI's flags are generated from these models. The
+attacker's environment holds nothing else: no admin token, no developer address.
 """
 
 from __future__ import annotations
@@ -16,8 +17,9 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from attacker.inference import STATISTICS
-from attacker.natural_probes import NATURAL
-from attacker.optimizers import OPTIMIZERS
+from attacker.probe_config import ProbeCount, ProbeSpec
+from attacker.probe_methods import METHOD_PARAMS
+from shared.schemas import ProbeMethodParams
 
 
 class AttackerSettings(BaseSettings):
@@ -36,20 +38,22 @@ class AttackerSettings(BaseSettings):
                                      "them say so")
 
 
-class ProbingConfig(BaseModel):
+class ProbingConfig(ProbeCount):
     model_config = ConfigDict(extra="forbid")
 
-    method: Literal[(*OPTIMIZERS, NATURAL)] = Field(  # type: ignore[valid-type]
+    method: Literal[tuple(METHOD_PARAMS)] = Field(  # type: ignore[valid-type]
         "zoo", description="zoo: the paper's; nes: low-resolution NES, ~100x fewer queries; natural: the "
                            "public images the model gives each class most confidently (needs --public-data)")
-    per_class: int = Field(20, ge=1, description="probes per class (the paper's 20)")
     classes: list[str] | None = Field(None, description="only these classes (names or indices); default all")
-    seed: int = Field(0, description="probe k of class c is made from the generator seeded (seed, c, k)")
     restart: Literal["never", "stale", "always"] = Field(
         "never", description="never: resume the run's probes, refusing ones made on another version or with "
                              "other settings; stale: resume them if they match, else discard them (with their "
                              "snapshots and reports) and start again; always: discard them and start again "
                              "(--fresh)")
+
+    def spec(self, method: ProbeMethodParams) -> ProbeSpec:
+        """The probe set's recipe: these options with the method's parameters."""
+        return ProbeSpec(method=method, per_class=self.per_class, seed=self.seed)
 
 
 class InferConfig(BaseModel):

@@ -3,9 +3,10 @@
 When the attacker runs on the server's host and the server allows it
 (UIA_SERVER_ALLOW_SHARED_MEMORY), probes are written into a POSIX shared-memory object and the
 probabilities read back from another; the HTTP request carries only the JSON that names them.
-The regions are registered under the attacker's own API key (the server keeps each key's regions
-apart) and unregistered and unlinked on close. Only the transport changes: the same images are
-counted, the same budget is charged, and the answering version is checked the same way.
+The objects are named in the namespace the server hands the attacker's API key (it registers no
+other object for a key, and no shared memory for anonymous callers); the regions are registered
+under that key and unregistered and unlinked on close. Only the transport changes: the same
+images are counted, the same budget is charged, and the answering version is checked the same way.
 """
 
 from __future__ import annotations
@@ -33,7 +34,8 @@ class SharedMemoryTransport:
                                   "unless the server sets UIA_SERVER_ALLOW_SHARED_MEMORY): query over HTTP instead")
         metadata = request("GET", f"/v2/models/{model_name}").json()
         self.input_name = metadata["inputs"][0]["name"]
-        tag = f"uia-attacker-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        prefix = request("GET", "/v2/systemsharedmemory/namespace").json()["prefix"]
+        tag = f"{prefix}uia-attacker-{os.getpid()}-{uuid.uuid4().hex[:8]}"
         sizes = {"in": max_batch * int(np.prod(self.input_shape)) * 4, "out": max_batch * classes * 8}
         self.regions: dict[str, shared_memory.SharedMemory] = {}
         try:

@@ -6,7 +6,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import io
 import json
 from dataclasses import dataclass
@@ -18,6 +17,7 @@ import numpy as np
 from attacker.client import InferenceClient
 from attacker.probes import ProbeSet
 from shared.atomic import atomic_write, write_json
+from shared.digest import array_digest
 
 
 @dataclass
@@ -29,7 +29,7 @@ class Snapshot:
 
 
 def probe_digest(images: np.ndarray) -> str:
-    return hashlib.sha256(np.ascontiguousarray(images, dtype=np.float32).tobytes()).hexdigest()[:16]
+    return array_digest(images)
 
 
 def _paths(run_dir: Path, version: str) -> tuple[Path, Path]:

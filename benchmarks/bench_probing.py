@@ -30,12 +30,12 @@ from pathlib import Path
 
 import numpy as np
 
-from attacker.client import InferenceClient
-from attacker.natural_probes import make_natural_probes
+from attacker import Campaign, InferenceClient, ProbeSpec
 from attacker.optimizers import LowResNES, Zoo
-from attacker.public_data import load_public_images
+from attacker.probes import ProbeSet
 from developer.results import VersionResult
 from devtools.processes import ROOT, ServerProcess
+from shared.schemas import NaturalParams
 
 
 def main() -> None:
@@ -99,7 +99,8 @@ def natural_probes(client: InferenceClient, workdir: Path, env: dict) -> tuple[f
                     "--out", str(public)], cwd=ROOT, env=env, capture_output=True, check=True)
     run = workdir / "natural"
     shutil.rmtree(run, ignore_errors=True)
-    probe_set = make_natural_probes(client, run, load_public_images(public, limit=3000), 100, 0)
+    Campaign(client, run, public_data=public).make_probes(ProbeSpec(method=NaturalParams(pool=3000), per_class=100))
+    probe_set = ProbeSet.load(run)
     _, targets = probe_set.accepted()
     confidence = np.median([r.confidence for r in probe_set.results.values()])
     return probe_set.queries / len(targets), float(confidence), len(targets)

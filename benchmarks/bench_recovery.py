@@ -45,7 +45,7 @@ from developer.factory import developer_from_settings
 from developer.settings import DeveloperSettings
 from developer.training import evaluate
 from devtools.processes import ROOT
-from evaluation.grids import GridRow, comparison_grid
+from evaluation.image_grids import GridRow, comparison_grid
 from evaluation.image_metrics import ImageScores, gray_images, random_images, score_images
 from recovery.attack import recover
 from recovery.config import PROFILES, RecoveryConfig

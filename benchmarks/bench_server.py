@@ -105,8 +105,10 @@ def main() -> None:
     payloads = {b: x.tobytes() for b, x in inputs.items()}  # as ready as the in-process input
 
     with tempfile.TemporaryDirectory() as tmp:
+        # shared memory is served to API keys only: the clients use one, without a budget
         server = ServerProcess(Path(tmp) / "store", extra_env={"UIA_SERVER_TORCH_THREADS": str(args.threads),
-                                                               "UIA_SERVER_ALLOW_SHARED_MEMORY": "true"}).start()
+                                                               "UIA_SERVER_ALLOW_SHARED_MEMORY": "true",
+                                                               "UIA_SERVER_API_KEYS": '{"bench": null}'}).start()
         regions: list = []
         try:
             with server.admin() as admin:
@@ -118,7 +120,7 @@ def main() -> None:
 
             def http() -> httpx.Client:  # one connection per client thread
                 if not hasattr(local_http, "client"):
-                    local_http.client = httpx.Client(base_url=server.url, timeout=300)
+                    local_http.client = httpx.Client(base_url=server.url, timeout=300, headers={"X-API-Key": "bench"})
                 return local_http.client
 
             def binary(x: np.ndarray) -> np.ndarray:
@@ -135,8 +137,9 @@ def main() -> None:
 
             # one input and one output region per concurrent client, lent to whichever thread calls
             free_regions: queue.SimpleQueue = queue.SimpleQueue()
+            prefix = http().get("/v2/systemsharedmemory/namespace").json()["prefix"]  # the key's object names
             for i in range(max(args.clients, 1)):
-                tag = f"bench-{os.getpid()}-{i}"
+                tag = f"{prefix}bench-{os.getpid()}-{i}"
                 pair = []
                 for name, size in ((f"{tag}-in", max(BATCHES) * 3072 * 4), (f"{tag}-out", max(BATCHES) * 10 * 8)):
                     handle = shm.create_shared_memory_region(name, f"/{name}", size)

@@ -16,11 +16,11 @@ attack works, so it is a named setting of its own:
 
 from __future__ import annotations
 
-import hashlib
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
+from shared.digest import Frozen
 from shared.schemas import Architecture, UnlearningConfig
 
 __all__ = ["CIFAR10_MEAN", "CIFAR10_STD", "PROFILES", "REGIMES", "DataConfig", "Profile", "Regime",
@@ -28,13 +28,6 @@ __all__ = ["CIFAR10_MEAN", "CIFAR10_STD", "PROFILES", "REGIMES", "DataConfig", "
 
 CIFAR10_MEAN = (0.4914672374725342, 0.4822617471218109, 0.4467701315879822)
 CIFAR10_STD = (0.24703224003314972, 0.24348513782024384, 0.26158785820007324)
-
-
-class Frozen(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    def digest(self) -> str:
-        return hashlib.sha256(self.model_dump_json().encode()).hexdigest()[:12]
 
 
 class DataConfig(Frozen):

@@ -42,6 +42,7 @@ from shared.artifacts import METADATA_FILE, content_version, load_version, read_
 from shared.atomic import atomic_write, write_json
 from shared.classes import class_index
 from shared.data import select_forget_set
+from shared.digest import array_digest, text_digest
 from shared.models import build_model
 from shared.runtime import seed_everything
 from shared.schemas import ModelMetadata, Normalization, TrainingSummary
@@ -273,9 +274,8 @@ class Developer:
 
 
 def _ids_digest(ids: np.ndarray) -> str:
-    return hashlib.sha256(np.asarray(ids, dtype=np.int64).tobytes()).hexdigest()[:16]
+    return array_digest(ids, np.int64)
 
 
 def _digest(*parts) -> str:
-    text = "|".join(p.model_dump_json() if hasattr(p, "model_dump_json") else str(p) for p in parts)
-    return hashlib.sha256(text.encode()).hexdigest()[:12]
+    return text_digest("|".join(p.model_dump_json() if hasattr(p, "model_dump_json") else str(p) for p in parts))

@@ -4,7 +4,8 @@ Every field below is one setting with one environment name, ``UIA_DEVELOPER_<FIE
 ``UIA_DEVELOPER_UNLEARNING__<FIELD>``), and, in the CLI, one flag generated from it
 (`shared.cli`). The groups say which commands use what:
 
-- `TrainingConfig`: what is trained and where it is kept (every command that trains);
+- `TrainingConfig`: what is trained (`ModelRecipe`, the seed and the regime) and where it is kept
+  (every command that trains); the evaluation harness's grids hold `ModelRecipe` as is;
 - `PushTarget`: the inference server versions are pushed to (``--push``, ``push``, ``serve``);
 - `ServiceConfig`: the deletion-request service (``serve``);
 - `UnlearningConfig` (shared.schemas): how deletions are carried out (``unlearn``, ``serve``, and
@@ -26,19 +27,25 @@ from shared.schemas import UnlearningConfig
 ENV_PREFIX = "UIA_DEVELOPER_"
 
 
-class TrainingConfig(BaseModel):
-    workdir: Path = Field(Path("runs/developer"), description="checkpoints and the service's state")
+class ModelRecipe(BaseModel):
+    """What is trained, but for the seed and the fine-tuning regime: the data, the network, its
+    pretraining."""
+
     dataset: str = Field("cifar10-offline", description="cifar10-offline (bundled), cifar10, cifar100, mnist, "
                          "fashion-mnist, stl10, or an ImageFolder directory with train/ and test/")
-    seed: int = Field(0, description="splits, data order and initialisation")
     profile: Literal[tuple(PROFILES)] = Field(  # type: ignore[valid-type]
         "cpu", description="cpu: small CNN; paper: ConvNet width 64, the report's 120 epochs (for GPUs)")
-    regime: Literal[tuple(REGIMES)] = Field(  # type: ignore[valid-type]
-        "paper-code", description="how the original model is fine-tuned on D_u (docs/developer.md)")
     pretrain_epochs: int | None = Field(None, ge=0, description="override the profile's pretraining epochs")
     width: int | None = Field(None, ge=1, description="override the profile's network width")
     train_limit: int | None = Field(None, ge=10, description="use a seeded subset of this many train images")
     test_limit: int | None = Field(None, ge=10, description="evaluate on a seeded subset of this many test images")
+
+
+class TrainingConfig(ModelRecipe):
+    workdir: Path = Field(Path("runs/developer"), description="checkpoints and the service's state")
+    seed: int = Field(0, description="splits, data order and initialisation")
+    regime: Literal[tuple(REGIMES)] = Field(  # type: ignore[valid-type]
+        "paper-code", description="how the original model is fine-tuned on D_u (docs/developer.md)")
     device: str = Field("auto", description="auto (CUDA when present), cpu, cuda, ...")
     threads: int | None = Field(None, ge=1, description="torch intra-op threads")
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
-from attacker.inference import DEFAULT_HIGH_RULE, HIGH_RULES
+from attacker import high_rule
 from devtools.processes import ROOT
 from evaluation.grid import GridConfig, expand, load_grid
 from evaluation.results import CaseResult, ResultStore
@@ -42,7 +42,7 @@ class CalibrationResult(BaseModel):
 
 
 def finished(config: GridConfig, store: ResultStore) -> list[CaseResult]:
-    results = [store.get(case) for case in expand(config, list(load_dataset().classes))]
+    results = [store.get(case) for case in expand(config, list(load_dataset(config.model.dataset).classes))]
     return [r for r in results if r is not None]
 
 
@@ -64,13 +64,13 @@ def main(argv: list[str] | None = None) -> CalibrationResult:
     parser.add_argument("--workdir", type=Path, default=ROOT / "runs" / "evaluation")
     parser.add_argument("--statistic", default="logodds", help="the statistic whose labels are calibrated")
     parser.add_argument("--current", type=float, nargs=2, metavar=("LEAD", "SEPARATION"),
-                        help="thresholds to check (default: the attacker's, attacker/inference.py HIGH_RULES)")
+                        help="thresholds to check (default: the attacker's own rule)")
     parser.add_argument("--out", type=Path, help="also write the result as Markdown here")
     args = parser.parse_args(argv)
     store = ResultStore(args.workdir)
     configs = [load_grid(path) for path in args.configs]
     results = list({r.case_id: r for config in configs for r in finished(config, store)}.values())
-    current = args.current or HIGH_RULES.get(args.statistic, DEFAULT_HIGH_RULE)
+    current = args.current or high_rule(args.statistic)
     fitted = fit_high_rule(results, args.statistic)
     result = CalibrationResult(
         grids=[c.name for c in configs], statistic=args.statistic, calibration_cases=len(held_apart(results)),

@@ -1,10 +1,15 @@
 """The grid an evaluation runs, described by a TOML file and validated here: one `GridConfig`
 expands into independent `Case`s.
 
-A case is one deletion story told to the real system: an original model (profile, regime,
-seed), the classes removed and the proportion p of each, the unlearning method, and a defense.
-The attacker's side of a case is its probe set, made once per served original and shared by
-every case against it (`Case.probe_key`).
+A case is one deletion story told to the real system: an original model (recipe, regime, seed),
+the classes removed and the proportion p of each, the unlearning method, and a defense. The
+attacker's side of a case is its probe set, made once per served original and shared by every
+case against it (`Case.probe_key`).
+
+Every part is built from the services' own models, not re-declared: the original's recipe is the
+developer's `ModelRecipe`, a defense is the server's `DeploymentOptions` and the developer's
+`UnlearningOptions`, the attacker's probes are its `ProbeSpec` and its shadow models its
+`ShadowConfig`. Their defaults are the services' defaults.
 
 Seeds are of two kinds. `seeds` are the ones scored. `calibration_seeds` are held apart: what the
 harness chooses from data (the headline statistic, the confidence rule's thresholds) is chosen on
@@ -13,30 +18,25 @@ them alone, so that no reported number is tuned on the cases it scores.
 
 from __future__ import annotations
 
-import hashlib
 import itertools
 import tomllib
 from pathlib import Path
 from typing import Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
-from attacker.calibration import ShadowConfig
-from attacker.inference import STATISTICS
-from attacker.optimizers import OPTIMIZERS, ProbeOptimizer
+from attacker import STATISTICS, ProbeSpec, ShadowConfig
 from developer.config import REGIMES
-from shared.schemas import DeploymentOptions, UnlearningConfig
+from developer.settings import ModelRecipe
+from shared.digest import Frozen
+from shared.schemas import DeploymentOptions, UnlearningConfig, UnlearningOptions
 
 Method = Literal["exact", "exact-reseeded", "approximate"]
-ProbeKind = Literal["nes", "zoo", "natural"]
 
 
-class Frozen(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    def digest(self) -> str:
-        return hashlib.sha256(self.model_dump_json().encode()).hexdigest()[:12]
+class Recipe(Frozen, ModelRecipe):
+    """The developer's `ModelRecipe`, frozen: part of what names a cached model."""
 
 
 class Defense(Frozen):
@@ -47,40 +47,38 @@ class Defense(Frozen):
     name: str
     before: DeploymentOptions = DeploymentOptions()
     after: DeploymentOptions = DeploymentOptions()
-    unlearning: dict = Field(default_factory=dict, description="overrides of UnlearningConfig")
+    unlearning: UnlearningOptions = Field(default_factory=UnlearningOptions,
+                                          description="overrides of the developer's UnlearningConfig")
 
-    @field_validator("unlearning")
-    @classmethod
-    def _known(cls, value: dict) -> dict:
-        UnlearningConfig().with_overrides(value)  # unknown or invalid fields fail here, not mid-grid
-        return value
+    @property
+    def active(self) -> bool:
+        """Whether anything is defended at all (the baseline of a defense table is the case without)."""
+        return (self.before, self.after, self.unlearning) != (DeploymentOptions(), DeploymentOptions(),
+                                                               UnlearningOptions())
+
+    @property
+    def pruning(self) -> tuple[float, str] | None:
+        """(rate, policy) of a pruning defense: the unlearned version pruned alone (the report's
+        policy), or every deployed version alike (an operator's); None when nothing is pruned."""
+        if self.after.prune_rate == 0:
+            return None
+        return self.after.prune_rate, "every-version" if self.before.prune_rate == self.after.prune_rate else \
+            "unlearned-only" if self.before.prune_rate == 0 else f"original-{self.before.prune_rate:g}"
 
 
-class ProbeConfig(Frozen):
-    kind: ProbeKind = "nes"
-    per_class: int = Field(10, ge=1)
-    threshold: float = Field(0.9995, gt=0, lt=1, description="synthetic probes: accept at p_c >= this")
-    max_queries: int = Field(20_000, ge=1, description="synthetic probes: query cap per probe")
-    public_pool: int = Field(3000, ge=10, description="natural probes: public images asked (one query each)")
-    shadow: dict | None = Field(None, description="shadow calibration (ShadowConfig overrides; {} = its defaults); "
-                                                  "None: off. Needs the public data the harness hands over")
-    seed: int = 0
+class Attacker(Frozen):
+    """What the attacker of a grid holds and does: its probes, its statistic, its shadow models."""
 
-    @field_validator("shadow")
-    @classmethod
-    def _shadow(cls, value: dict | None) -> dict | None:
-        if value is not None:
-            ShadowConfig(**value)
-        return value
-
-    def optimizer(self) -> ProbeOptimizer:
-        """The synthetic probes' optimiser (nes, zoo) with this config's threshold and cap."""
-        return OPTIMIZERS[self.kind](threshold=self.threshold, max_queries=self.max_queries)
+    probes: ProbeSpec = ProbeSpec()
+    shadow: ShadowConfig | None = Field(None, description="shadow calibration (needs the public data the harness "
+                                                          "hands over); None: off")
+    statistic: Literal[tuple(STATISTICS)] = Field(  # type: ignore[valid-type]
+        "logodds", description="the statistic the attacker reports with")
 
     def capabilities(self) -> list[str]:
-        """What the attacker of these cases holds beyond the API (named in every table)."""
-        return (["public data"] if self.kind == "natural" or self.shadow is not None else []) + \
-            (["shadow models"] if self.shadow is not None else [])
+        """What the attacker holds beyond the API (named in every table)."""
+        public = self.probes.needs_public_data or self.shadow is not None
+        return (["public data"] if public else []) + (["shadow models"] if self.shadow is not None else [])
 
 
 class Removal(Frozen):
@@ -93,11 +91,7 @@ class Removal(Frozen):
 
 class GridConfig(Frozen):
     name: str
-    profile: Literal["cpu", "paper"] = "cpu"
-    width: int | None = Field(None, ge=1, description="override the profile's width (tiny test grids)")
-    pretrain_epochs: int | None = Field(None, ge=0)
-    train_limit: int | None = Field(None, ge=10)
-    test_limit: int | None = Field(None, ge=10)
+    model: Recipe = Recipe()
     regimes: list[str] = ["paper-code"]
     classes: list[str] | None = Field(None, description="classes removed one at a time (names); None: all")
     removals: list[Removal] = [Removal()]
@@ -107,9 +101,7 @@ class GridConfig(Frozen):
     seeds: list[int] = [0, 1, 2]
     calibration_seeds: list[int] = Field([], description="held apart: thresholds and the headline statistic "
                                                          "are chosen on these, never on `seeds`")
-    probes: ProbeConfig = ProbeConfig()
-    statistic: Literal[tuple(STATISTICS)] = Field(  # type: ignore[valid-type]
-        "logodds", description="the statistic the attacker reports with")
+    attacker: Attacker = Attacker()
 
     @field_validator("proportions")
     @classmethod
@@ -157,23 +149,18 @@ class GridConfig(Frozen):
 class OriginalKey(Frozen):
     """What decides the original model θ."""
 
-    profile: str
-    width: int | None
-    pretrain_epochs: int | None
-    train_limit: int | None
-    test_limit: int | None
+    recipe: Recipe
     regime: str
     seed: int
 
 
 class ProbeKey(Frozen):
     """What decides a probe set: the original, how it was served when probed, how probes are made
-    (for synthetic probes, the optimiser as it resolves, defaults included)."""
+    (the probe method with every parameter resolved, defaults included)."""
 
     original: OriginalKey
     served: DeploymentOptions
-    probes: ProbeConfig
-    optimizer: dict = Field(default_factory=dict)
+    attacker: Attacker
 
 
 class Case(Frozen):
@@ -182,14 +169,16 @@ class Case(Frozen):
     proportion: float
     method: Method
     defense: Defense
-    probes: ProbeConfig
-    statistic: str
+    attacker: Attacker
     calibration: bool = Field(description="a held-apart seed: used to choose, never scored")
 
     @property
     def probe_key(self) -> ProbeKey:
-        optimizer = self.probes.optimizer().describe() if self.probes.kind != "natural" else {}
-        return ProbeKey(original=self.original, served=self.defense.before, probes=self.probes, optimizer=optimizer)
+        return ProbeKey(original=self.original, served=self.defense.before, attacker=self.attacker)
+
+    @property
+    def statistic(self) -> str:
+        return self.attacker.statistic
 
     def unlearning(self) -> UnlearningConfig:
         base = UnlearningConfig(method="approximate" if self.method == "approximate" else "exact",
@@ -210,14 +199,12 @@ def expand(config: GridConfig, all_classes: list[str]) -> list[Case]:
     cases = []
     for seed in [*config.calibration_seeds, *config.seeds]:
         for regime in config.regimes:
-            original = OriginalKey(profile=config.profile, width=config.width, pretrain_epochs=config.pretrain_epochs,
-                                   train_limit=config.train_limit, test_limit=config.test_limit, regime=regime,
-                                   seed=seed)
+            original = OriginalKey(recipe=config.model, regime=regime, seed=seed)
             for removal, p, method, defense in itertools.product(config.removals, config.proportions, config.methods,
                                                                  config.defenses):
                 for classes in _removed_sets(removal, names, seed):
                     cases.append(Case(original=original, classes=classes, proportion=p, method=method,
-                                      defense=defense, probes=config.probes, statistic=config.statistic,
+                                      defense=defense, attacker=config.attacker,
                                       calibration=seed in config.calibration_seeds))
     return cases
 
@@ -235,11 +222,11 @@ def _removed_sets(removal: Removal, names: list[str], seed: int) -> list[tuple[s
 def load_grid(path: Path) -> GridConfig:
     """The grid at `path`, checked through to its cases (class names, removals) before anything
     starts; a bad file is a clear error, not a traceback half-way through a grid."""
-    from shared.data import load_dataset  # the bundled set's class names
+    from shared.data import load_dataset  # the dataset's class names
 
     try:
         config = GridConfig.load(path)
-        expand(config, list(load_dataset().classes))
+        expand(config, list(load_dataset(config.model.dataset).classes))
     except (OSError, ValueError) as exc:
         raise SystemExit(f"error: {path}: {exc}") from None
     return config

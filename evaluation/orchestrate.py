@@ -21,7 +21,7 @@ from shared.data import load_dataset
 
 def plan(config: GridConfig, store: ResultStore) -> tuple[list[Case], list[PrepareTask], list[StoryTask]]:
     """All cases, and the tasks that compute the missing ones."""
-    dataset = load_dataset()  # the bundled set: class names only
+    dataset = load_dataset(config.model.dataset)  # class names only
     cases = expand(config, list(dataset.classes))
     todo = [case for case in cases if store.get(case) is None]
     prepare = []

@@ -4,7 +4,6 @@ against p with intervals; each defense's privacy against its utility)."""
 
 from __future__ import annotations
 
-import re
 from collections import defaultdict
 from pathlib import Path
 
@@ -27,7 +26,7 @@ def _save(fig, path: Path) -> Path:
 
 def score_bars(results: list[CaseResult], statistic: str, path: Path) -> Path | None:
     """For one removed class and seed, the per-class scores at every p (the report's bar figures)."""
-    pool = [r for r in scored(results) if r.ranked and len(r.truth) == 1 and r.case.defense.name == "none"
+    pool = [r for r in scored(results) if r.ranked and len(r.truth) == 1 and not r.case.defense.active
             and r.case.method == "exact" and statistic in r.outcomes]
     if not pool:
         return None
@@ -57,7 +56,7 @@ def score_bars(results: list[CaseResult], statistic: str, path: Path) -> Path | 
 
 
 def top1_vs_p(rows: list[AccuracyRow], classes: int, path: Path) -> Path | None:
-    rows = [r for r in rows if r.defense == "none" and r.method == "exact" and r.removed == 1]
+    rows = [r for r in rows if not r.defended and r.method == "exact" and r.removed == 1]
     regimes = sorted({r.regime for r in rows})
     if not regimes:
         return None
@@ -80,16 +79,13 @@ def top1_vs_p(rows: list[AccuracyRow], classes: int, path: Path) -> Path | None:
     return _save(fig, path)
 
 
-PRUNE = re.compile(r"prune-(?P<rate>[0-9.]+)-(?P<policy>[\w-]+)")
-
-
 def pruning(rows: list[DefenseRow], baseline: dict[str, DefenseRow], path: Path) -> Path | None:
     """Attack accuracy and test accuracy against the pruning rate, per policy (the report's Figure 5)."""
     series: dict[tuple[str, str], list[tuple[float, DefenseRow]]] = defaultdict(list)
     for row in rows:
-        m = PRUNE.fullmatch(row.defense)
-        if m:
-            series[(row.regime, m["policy"])].append((float(m["rate"]), row))
+        if row.pruning is not None:
+            rate, policy = row.pruning
+            series[(row.regime, policy)].append((rate, row))
     if not series:
         return None
     fig, ax = plt.subplots(figsize=(6, 4))

@@ -3,16 +3,15 @@ a grid resumable. A case whose file exists is done and is never recomputed."""
 
 from __future__ import annotations
 
-import hashlib
-import json
 from pathlib import Path
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from attacker.inference import confidence
+from attacker import confidence
 from evaluation.grid import Case
 from shared.atomic import atomic_write
+from shared.digest import text_digest
 from shared.schemas import AttackReport, Confidence
 
 
@@ -84,13 +83,10 @@ class ResultStore:
 
 
 def case_id(case: Case) -> str:
-    """What the case computes: the case itself (whether its seed is held apart does not matter)
-    and, for synthetic probes, the optimiser as it resolves now, defaults included, so that a
-    change of the optimiser's defaults is never served from an old result."""
-    text = case.model_dump_json(exclude={"calibration"})
-    if case.probes.kind != "natural":
-        text += json.dumps(case.probes.optimizer().describe(), sort_keys=True)
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
+    """What the case computes: the case itself, every parameter resolved (defaults included, so a
+    changed default is never served from an old result); whether its seed is held apart does not
+    matter."""
+    return text_digest(case.model_dump_json(exclude={"calibration"}), 16)
 
 
 def outcomes(report: AttackReport | None, truth: tuple[str, ...] | list[str]) -> dict[str, StatisticOutcome]:

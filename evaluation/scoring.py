@@ -80,6 +80,7 @@ class AccuracyRow(BaseModel):
     proportion: float
     method: str
     defense: str
+    defended: bool  # the defense changes anything (the rows without one are the attack's own)
     removed: int
     statistic: str
     accuracy: Rate
@@ -95,7 +96,8 @@ def accuracy_table(results: list[CaseResult]) -> list[AccuracyRow]:
     for (regime, p, method, defense, removed), group in sorted(groups.items(), key=lambda kv: _order(kv[0])):
         for statistic in statistics_of(group) or [group[0].case.statistic]:
             ranks = [r.outcomes[statistic].rank for r in group if statistic in r.outcomes]
-            rows.append(AccuracyRow(regime=regime, proportion=p, method=method, defense=defense, removed=removed,
+            rows.append(AccuracyRow(regime=regime, proportion=p, method=method, defense=defense,
+                                    defended=group[0].case.defense.active, removed=removed,
                                     statistic=statistic, accuracy=Rate.of(r.hit(statistic) for r in group),
                                     mean_rank=round(sum(ranks) / len(ranks), 2) if ranks else float("nan")))
     return rows
@@ -109,6 +111,8 @@ def _order(key: tuple) -> tuple:
 class DefenseRow(BaseModel):
     defense: str
     regime: str
+    defended: bool
+    pruning: tuple[float, str] | None = None  # (rate, policy) of a pruning defense (Defense.pruning)
     cases: int
     attack_accuracy: Rate
     success: Rate  # of the cases the attack got right without a defense, how many it gets wrong with it
@@ -119,7 +123,7 @@ class DefenseRow(BaseModel):
 
 def defense_table(results: list[CaseResult], statistic: str) -> list[DefenseRow]:
     results = scored(results)
-    baseline = {_story(r): r for r in results if r.case.defense.name == "none"}
+    baseline = {_story(r): r for r in results if not r.case.defense.active}
     groups: dict[tuple, list[CaseResult]] = defaultdict(list)
     for r in results:
         groups[(r.case.defense.name, r.case.original.regime)].append(r)
@@ -127,7 +131,8 @@ def defense_table(results: list[CaseResult], statistic: str) -> list[DefenseRow]
     for (name, regime), group in sorted(groups.items()):
         paired = [(baseline[_story(r)], r) for r in group if _story(r) in baseline]
         rows.append(DefenseRow(
-            defense=name, regime=regime, cases=len(group),
+            defense=name, regime=regime, cases=len(group), defended=group[0].case.defense.active,
+            pruning=group[0].case.defense.pruning,
             attack_accuracy=Rate.of(r.attack_hit(statistic) for r in group),
             success=Rate.of(not r.attack_hit(statistic) for b, r in paired if b.hit(statistic)),
             accuracy_served=round(sum(r.accuracy_served for r in group) / len(group), 4),

@@ -77,7 +77,7 @@ def write_outputs(config: GridConfig, results: list[CaseResult], summary: GridSu
     figures = [score_bars(results, summary.statistic, out / "score-bars.png"),
                top1_vs_p(rows, classes, out / "top1-vs-p.png")]
     if len(defenses) > 1:
-        baseline = {row.regime: row for row in defenses if row.defense == "none"}
+        baseline = {row.regime: row for row in defenses if not row.defended}
         figures += [pruning(defenses, baseline, out / "pruning.png"), privacy_utility(defenses, out / "privacy-utility.png")]
     return paths + [f for f in figures if f is not None]
 
@@ -85,10 +85,11 @@ def write_outputs(config: GridConfig, results: list[CaseResult], summary: GridSu
 def markdown(config: GridConfig, summary: GridSummary, rows: list[AccuracyRow], defenses: list[DefenseRow],
              labels: list[LabelRow], command: str | None = None) -> str:
     s = summary
-    attacker = ", ".join(config.probes.capabilities()) or "the public API alone"
+    attacker = ", ".join(config.attacker.capabilities()) or "the public API alone"
     lines = [f"# Grid `{config.name}`", "",
              *([f"`{command}` (the grid as run: config.json)", ""] if command else []),
-             f"Attacker: {config.probes.kind} probes, {config.probes.per_class} per class; holds {attacker}.",
+             f"Attacker: {config.attacker.probes.method.name} probes, {config.attacker.probes.per_class} per class; "
+             f"holds {attacker}.",
              f"{s.cases} cases ({s.scored} scored; the rest on held-apart calibration seeds "
              f"{config.calibration_seeds}); the headline statistic is `{s.statistic}` ({s.statistic_chosen_by}).",
              f"Top-1 at p ≥ 0.1: {s.top1_p_ge_0_1.text()}; at p = 0.003: {s.top1_p_0_003.text()}; "

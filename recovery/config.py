@@ -25,7 +25,7 @@ class RecoveryConfig(BaseModel):
     lr_decay: float = Field(0.5, gt=0, le=1, description="factor applied at 3/8, 5/8 and 7/8 of the run")
     init: Literal["uniform", "gaussian"] = Field(
         "uniform", description="uniform: U[0,1]; gaussian: N(0.5, 0.25²) clipped to [0,1]")
-    seed: int = 0
+    seed: int = Field(0, description="the restarts' random starts")
     curve_every: int = Field(10, ge=1, description="record the objective every this many iterations")
 
     def milestones(self) -> list[int]:

@@ -1,21 +1,32 @@
-"""Query budgets per API key, counted in images, over fixed time windows persisted in SQLite.
+"""Query budgets, counted in images over a sliding window, persisted in SQLite.
 
-Invariant: a caller never gets more than its limit of images in one window, whatever the number
-of threads or processes charging at once and across restarts, crashes (kill -9) and redeploys.
-Each charge is one atomic conditional UPSERT: it either opens a new window, adds to the current
-one, or (over the limit) changes nothing. SQLite runs in WAL mode with `synchronous=NORMAL`: a
-committed charge survives the process dying; only an operating-system crash may lose the last
-ones.
+Invariant: within any span of time shorter than W·(1 − 1/SLOTS) (W: the window), a caller gets
+at most its limit of images; whatever the number of threads or processes charging at once, across
+restarts, crashes (kill -9) and redeploys, and whatever the wall clock does.
 
-A caller whose request would take it past its budget gets a 429 with `Retry-After` (the seconds
-until its window resets) and nothing is charged. Windows are wall-clock times (they must mean the
-same thing to the next process); the clock is injectable so that tests never wait for a window.
-Keys are stored as SHA-256 digests, never in clear.
+How: a caller's images are recorded in slots of W/SLOTS seconds (keyed by the slot's wall-clock
+start). A slot counts against the limit until the clock is W past its start, so an image leaves the
+window between W − W/SLOTS and W after it was charged, a slot at a time. Fixed windows let a
+caller spend its limit just before a boundary and again just after (twice the limit in a moment);
+here nothing comes back all at once. A slot that lies ahead of the clock (the wall clock stepped
+back) still counts, until the clock has passed it by W: a clock going back never opens a fresh
+window, it only delays the refill. Windows are wall-clock times because the next process must read
+them the same way; the clock is injectable so that tests never wait.
+
+Each charge is one atomic statement: an INSERT ... SELECT whose WHERE sums the caller's window and
+adds the images only if the total stays within the limit (else it inserts nothing), and whose
+RETURNING reports the new total. SQLite runs in WAL mode with `synchronous=NORMAL`: a committed
+charge survives the process dying; only an operating-system crash may lose the last ones. Callers
+are stored as SHA-256 digests of their identities, never in clear.
+
+A request that would take its caller past the budget gets a 429 with `Retry-After` (the seconds
+until enough of the window has left for it) and nothing is charged.
 """
 
 from __future__ import annotations
 
 import hashlib
+import itertools
 import math
 import sqlite3
 import threading
@@ -23,26 +34,25 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-ANONYMOUS = "anonymous"
 BUDGET_FILE = "budgets.sqlite3"
+SLOTS = 60  # slots per window: an image leaves the window at most W/60 early
+PRUNE_EVERY = 1024  # charges between two deletions of slots that left every window
 
-_SCHEMA = """CREATE TABLE IF NOT EXISTS windows (
-    caller TEXT PRIMARY KEY,  -- sha256 of the API key
-    start REAL NOT NULL,      -- wall-clock start of the current window, seconds since the epoch
-    used INTEGER NOT NULL     -- images charged in that window
-)"""
+_SCHEMA = """CREATE TABLE IF NOT EXISTS budget_slots (
+    caller TEXT NOT NULL,    -- sha256 of the caller's identity
+    start REAL NOT NULL,     -- wall-clock start of the slot, seconds since the epoch
+    used INTEGER NOT NULL,   -- images charged in that slot
+    PRIMARY KEY (caller, start)
+) WITHOUT ROWID"""
 
-# One statement per charge. A new caller gets a row only if the request fits; an existing one gets
-# a fresh window if its window is over (or lies in the future: the wall clock stepped back), else
-# the images are added, and the row changes only if the result stays within the limit (the DO
-# UPDATE's WHERE). RETURNING tells which happened: a row back means charged.
-_CHARGE = """INSERT INTO windows (caller, start, used) SELECT :caller, :now, :images WHERE :images <= :limit
-ON CONFLICT (caller) DO UPDATE SET
-    start = CASE WHEN :now - start >= :window OR :now < start THEN :now ELSE start END,
-    used = CASE WHEN :now - start >= :window OR :now < start THEN :images ELSE used + :images END
-WHERE (CASE WHEN :now - windows.start >= :window OR :now < windows.start THEN 0 ELSE windows.used END)
-      + :images <= :limit
-RETURNING used"""
+_IN_WINDOW = "caller = :caller AND start > :now - :window"  # slots ahead of the clock included
+_CHARGE = f"""INSERT INTO budget_slots (caller, start, used)
+SELECT :caller, :slot, :images
+WHERE (SELECT COALESCE(SUM(used), 0) FROM budget_slots WHERE {_IN_WINDOW}) + :images <= :limit
+ON CONFLICT (caller, start) DO UPDATE SET used = used + excluded.used
+RETURNING (SELECT SUM(used) FROM budget_slots WHERE {_IN_WINDOW})"""
+_WINDOW = f"SELECT start, used FROM budget_slots WHERE {_IN_WINDOW} ORDER BY start"
+_PRUNE = "DELETE FROM budget_slots WHERE start <= :now - :window"
 
 
 class BudgetExceeded(Exception):
@@ -51,20 +61,24 @@ class BudgetExceeded(Exception):
         self.retry_after, self.detail = retry_after, detail
 
 
-def _digest(caller: str) -> str:
-    return hashlib.sha256(caller.encode()).hexdigest()
+def _digest(identity: str) -> str:
+    return hashlib.sha256(identity.encode()).hexdigest()
 
 
 class QueryBudget:
-    """`limits`: caller -> images per window (None: unlimited, never touches the database)."""
+    """Budgets of callers named by identity strings; the limit (images per window, None: no limit,
+    never touches the database) comes with each call."""
 
-    def __init__(self, path: Path, limits: dict[str, int | None], window_s: float,
-                 clock: Callable[[], float] = time.time):
-        self.path, self.limits, self.window_s, self.clock = Path(path), limits, window_s, clock
+    def __init__(self, path: Path, window_s: float, clock: Callable[[], float] = time.time):
+        self.path, self.window_s, self.clock = Path(path), float(window_s), clock
+        self.slot_s = self.window_s / SLOTS
         self._local = threading.local()  # one connection per thread: sqlite3 connections are not shared
         self._connections: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
-        self._connection().execute(_SCHEMA)
+        self._charges = itertools.count()
+        connection = self._connection()
+        connection.execute(_SCHEMA)
+        connection.execute(_PRUNE, {"now": self.clock(), "window": self.window_s})
 
     def _connection(self) -> sqlite3.Connection:
         connection = getattr(self._local, "connection", None)
@@ -79,43 +93,49 @@ class QueryBudget:
                 self._connections.append(connection)
         return connection
 
-    def _window_over(self, start: float, now: float) -> bool:
-        """The window that began at `start` is over (or lies in the future: the clock stepped back).
-        The same rule as _CHARGE's CASE, for the reads that explain or report a window."""
-        return now - start >= self.window_s or now < start
+    def _params(self, identity: str, now: float) -> dict:
+        return {"caller": _digest(identity), "now": now, "window": self.window_s}
 
-    def charge(self, caller: str, images: int) -> int | None:
-        """Charge `images` to `caller`; returns what is left (None: unlimited) or raises BudgetExceeded."""
-        limit = self.limits.get(caller)
+    def charge(self, identity: str, limit: int | None, images: int) -> int | None:
+        """Charge `images` to the caller; returns what is left (None: unlimited) or raises BudgetExceeded."""
         if limit is None:
             return None
         now = self.clock()
-        key = _digest(caller)
+        params = {**self._params(identity, now), "images": images, "limit": limit,
+                  "slot": math.floor(now / self.slot_s) * self.slot_s}
         connection = self._connection()
-        row = connection.execute(_CHARGE, {"caller": key, "now": now, "images": images, "limit": limit,
-                                           "window": self.window_s}).fetchone()
+        row = connection.execute(_CHARGE, params).fetchone()
+        if next(self._charges) % PRUNE_EVERY == PRUNE_EVERY - 1:  # housekeeping, not part of the charge
+            connection.execute(_PRUNE, params)
         if row is not None:
             return limit - row[0]
-        current = connection.execute("SELECT start, used FROM windows WHERE caller = ?", (key,)).fetchone()
-        start, used = current if current is not None else (now, 0)
-        if self._window_over(start, now):  # a fresh window would not hold the request either
-            start, used = now, 0
-        retry = min(max(1, math.ceil(start + self.window_s - now)), math.ceil(self.window_s))
-        raise BudgetExceeded(retry, f"this request of {images} images would pass the budget of {limit} "
-                                    f"images per {self.window_s:g} s ({used} used); "
-                                    f"the window resets in {retry} s")
+        slots = connection.execute(_WINDOW, params).fetchall()
+        used = sum(n for _, n in slots)
+        retry = self._retry_after(slots, limit - images, now)
+        raise BudgetExceeded(retry, f"this request of {images} images would pass the budget of {limit} images "
+                                    f"per {self.window_s:g} s ({used} used); enough of the window "
+                                    f"leaves it in {retry} s")
 
-    def remaining(self, caller: str) -> int | None:
-        """What `caller` may still use in its current window (None: unlimited); changes nothing."""
-        limit = self.limits.get(caller)
+    def _retry_after(self, slots: list[tuple[float, int]], room: int, now: float) -> int:
+        """Seconds until the images in the window are at most `room`: slots leave it oldest first,
+        each W after its start. A request larger than the whole budget never fits: one window."""
+        used = sum(n for _, n in slots)
+        if room < 0:
+            return math.ceil(self.window_s)
+        if used <= room:  # another process's slots left meanwhile
+            return 1
+        for start, n in slots:
+            used -= n
+            if used <= room:
+                return max(1, math.ceil(start + self.window_s - now))
+        return math.ceil(self.window_s)  # not reached: once every slot has left, used is 0
+
+    def remaining(self, identity: str, limit: int | None) -> int | None:
+        """What the caller may still use now (None: unlimited); changes nothing."""
         if limit is None:
             return None
-        now = self.clock()
-        row = self._connection().execute("SELECT start, used FROM windows WHERE caller = ?",
-                                         (_digest(caller),)).fetchone()
-        if row is None or self._window_over(row[0], now):
-            return limit
-        return limit - row[1]
+        slots = self._connection().execute(_WINDOW, self._params(identity, self.clock())).fetchall()
+        return max(0, limit - sum(n for _, n in slots))
 
     def close(self) -> None:
         with self._lock:

@@ -13,9 +13,9 @@ import numpy as np
 from pydantic import ValidationError
 
 from server.errors import ApiError, describe_errors
+from server.headers import batch_shape
 from shared.schemas import PredictRequest
 
-BATCH_SHAPE_HEADER = "x-batch-shape"
 JSON = "application/json"
 BINARY = "application/octet-stream"
 
@@ -24,38 +24,23 @@ def media_type(content_type: str | None) -> str:
     return (content_type or "").split(";")[0].strip().lower()
 
 
-def parse_shape(text: str | None) -> list[int]:
-    if not text:
-        raise ApiError(422, "invalid_input", "a binary body needs the header X-Batch-Shape: N,C,H,W")
-    try:
-        shape = [int(part) for part in text.split(",")]
-    except ValueError:
-        raise ApiError(422, "invalid_input", f"X-Batch-Shape must be four integers N,C,H,W, got {text!r}") from None
-    if len(shape) != 4 or min(shape) < 0:
-        raise ApiError(422, "invalid_input", f"X-Batch-Shape must be four non-negative integers, got {text!r}")
-    return shape
-
-
 async def read_body(request) -> bytearray:
-    """The request body in one writable buffer, filled chunk by chunk as it arrives (no joins, no
-    copies: a 6 MB batch is copied once, from the socket into the array numpy and torch share)."""
-    declared = request.headers.get("content-length")
-    size = int(declared) if declared and declared.isdigit() else 0
-    buffer, used = bytearray(size), 0
+    """The request body in one writable buffer (numpy and torch share it), grown by what arrives.
+
+    Never sized by Content-Length: that is a client's promise, and a hundred clients promising
+    64 MiB each and sending nothing must cost nothing (`server.body_guard` bounds what does
+    arrive: size, time, and all bodies together). The growth is amortised (bytearray
+    over-allocates), a few copies of a chunk at most."""
+    buffer = bytearray()
     async for chunk in request.stream():
-        end = used + len(chunk)
-        if end > len(buffer):
-            buffer.extend(b"\0" * (end - len(buffer)))
-        buffer[used:end] = chunk
-        used = end
-    del buffer[used:]
+        buffer += chunk
     return buffer
 
 
 def decode_body(content_type: str | None, shape_header: str | None, body: bytes | bytearray) -> np.ndarray:
     kind = media_type(content_type)
     if kind == BINARY:
-        shape = parse_shape(shape_header)
+        shape = batch_shape(shape_header)
         expected = math.prod(shape) * 4  # Python ints: a huge shape cannot overflow
         if len(body) != expected:
             raise ApiError(422, "invalid_input", f"body holds {len(body)} bytes; X-Batch-Shape {shape} "
@@ -85,8 +70,10 @@ def check_images(images: np.ndarray, input_shape: tuple[int, ...], max_images: i
     if n > max_images:
         raise ApiError(413, "too_many_images", f"{n} images in one request; the limit is {max_images}")
     lo, hi = float(images.min()), float(images.max())  # NaN propagates through both; +-inf fails the range
+    # The answer names no value: the images may come from a shared-memory object, and an error
+    # message must not be a way to read an object's bytes.
     if np.isnan(lo) or np.isnan(hi):
         raise ApiError(422, "invalid_input", "images contain NaN values")
     if lo < 0.0 or hi > 1.0:
-        raise ApiError(422, "invalid_input", f"pixel values must lie in [0, 1]; got min {lo:g}, max {hi:g}")
+        raise ApiError(422, "invalid_input", "pixel values must lie in [0, 1]; some lie outside")
     return images.astype(np.float32, copy=False)

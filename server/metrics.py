@@ -1,6 +1,11 @@
 """Prometheus metrics: requests, images, latency by route, and the version being served.
 
-Each app owns its registry, so several apps in one process (tests) do not share counters.
+Two registries, two audiences. `registry` holds aggregates (every caller's requests together):
+public, on `/metrics`. `tenants` holds what each caller did (images, budget refusals, by a key's
+digest label or `anonymous`): one tenant's traffic is none of another's business, so they are
+served only with the admin token, on `/admin/metrics`.
+
+Each app owns its registries, so several apps in one process (tests) do not share counters.
 """
 
 from __future__ import annotations
@@ -21,6 +26,18 @@ class Metrics:
                                  buckets=LATENCY_BUCKETS, registry=self.registry)
         self.version = Gauge("uia_model_version_info", "the model version being served (value 1)", ["version"],
                              registry=self.registry)
+        self.tenants = CollectorRegistry()
+        self.tenant_images = Counter("uia_tenant_images", "images classified, by caller", ["tenant"],
+                                     registry=self.tenants)
+        self.tenant_refusals = Counter("uia_tenant_budget_refusals", "requests refused by the query budget, by "
+                                       "caller", ["tenant"], registry=self.tenants)
+
+    def classified(self, route: str, tenant: str, images: int) -> None:
+        self.images.labels(route).inc(images)
+        self.tenant_images.labels(tenant).inc(images)
+
+    def refused(self, tenant: str) -> None:
+        self.tenant_refusals.labels(tenant).inc()
 
     def served_version(self, version: str) -> None:
         self.version.clear()

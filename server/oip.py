@@ -20,24 +20,22 @@ import numpy as np
 from pydantic import ValidationError
 
 from server.errors import ApiError, describe_errors
-from server.shm import CallerRegions
+from server.headers import header_length as parse_header_length
+from server.shm import CallerRegions, NoRegions
 from shared.schemas.oip import InferenceRequest, InferenceResponse, InputParameters, OutputParameters, ResponseOutput
 
-HEADER_LENGTH = "inference-header-content-length"
 OUTPUT = "probabilities"
 INPUT_DATATYPE = "FP32"
 OUTPUT_DATATYPE = "FP64"
+Regions = CallerRegions | NoRegions  # what a request may name: the caller's regions, or none
 
 
 def parse_request(body: bytearray, header_length: str | None) -> tuple[InferenceRequest, memoryview]:
     """The JSON header and the binary tail (a view, not a copy) of a request body."""
-    if header_length is not None:
-        if not header_length.isdigit() or int(header_length) > len(body):
-            raise ApiError(400, "invalid_request", f"Inference-Header-Content-Length {header_length!r} does not "
-                                                   f"fit a body of {len(body)} bytes")
-        cut = int(header_length)
-    else:
-        cut = len(body)
+    cut = len(body) if header_length is None else parse_header_length(header_length)
+    if cut > len(body):
+        raise ApiError(400, "invalid_request", f"Inference-Header-Content-Length {cut} does not fit a body of "
+                                               f"{len(body)} bytes")
     view = memoryview(body)
     head, tail = view[:cut], view[cut:]
     try:
@@ -46,10 +44,9 @@ def parse_request(body: bytearray, header_length: str | None) -> tuple[Inference
         raise ApiError(400, "invalid_request", describe_errors(exc.errors())) from None
 
 
-def decode_images(request: InferenceRequest, binary: memoryview, regions: CallerRegions | None,
-                  max_bytes: int) -> np.ndarray:
+def decode_images(request: InferenceRequest, binary: memoryview, regions: Regions, max_bytes: int) -> np.ndarray:
     """The input batch, from JSON data, the binary tail or a shared-memory region (`regions`: the
-    caller's registered regions, None when the extension is off; `max_bytes`: the most a region
+    regions the caller may name; `max_bytes`: the most a region
     input may hold, the limit of a request body, so that no request makes the server allocate
     more than an HTTP body could)."""
     if len(request.inputs) != 1:
@@ -80,20 +77,19 @@ def decode_images(request: InferenceRequest, binary: memoryview, regions: Caller
         raise ApiError(400, "invalid_input", "binary data follows the header but no input declares binary_data_size")
     if tensor.data is None:
         raise ApiError(400, "invalid_input", f"input {tensor.name!r} has neither data nor binary_data_size")
-    try:
+    try:  # every element is a finite number already (the schema): only a ragged nesting can fail
         array = np.array(tensor.data, dtype=np.float32)
-    except (ValueError, TypeError) as exc:
-        raise ApiError(400, "invalid_input", f"input data must be numbers: {exc}") from None
+    except ValueError as exc:
+        raise ApiError(400, "invalid_input", f"input data must be nested lists of one shape: {exc}") from None
     if array.size != count:
         raise ApiError(400, "invalid_input", f"input holds {array.size} values, shape {tensor.shape} needs {count}")
     return array.reshape(tensor.shape)
 
 
-def _from_region(name: str, shape: list[int], nbytes: int, params: InputParameters, regions: CallerRegions | None,
+def _from_region(name: str, shape: list[int], nbytes: int, params: InputParameters, regions: Regions,
                  binary: memoryview) -> np.ndarray:
-    if regions is None:
-        raise ApiError(400, "invalid_input", "this server does not accept shared-memory tensors: the system "
-                                             "shared-memory extension is off")
+    if isinstance(regions, NoRegions):
+        raise regions.error
     if len(binary):
         raise ApiError(400, "invalid_input", "binary data follows the header but no input declares binary_data_size")
     if params.shared_memory_byte_size != nbytes:
@@ -111,13 +107,12 @@ class OutputPlan:
     binary: bool = False
     region: OutputParameters | None = None
 
-    def check(self, regions: CallerRegions | None, rows: int, classes: int) -> None:
+    def check(self, regions: Regions, rows: int, classes: int) -> None:
         """Before any work is charged: the region exists and holds the (rows, classes) FP64 answer."""
         if self.region is None:
             return
-        if regions is None:
-            raise ApiError(400, "invalid_output", "this server does not accept shared-memory tensors: the system "
-                                                  "shared-memory extension is off")
+        if isinstance(regions, NoRegions):
+            raise regions.error
         needed = rows * classes * 8
         if self.region.shared_memory_byte_size is None or self.region.shared_memory_byte_size < needed:
             raise ApiError(400, "invalid_output", f"output {OUTPUT!r} needs {needed} bytes of shared memory "
@@ -126,8 +121,8 @@ class OutputPlan:
         regions.check(self.region.shared_memory_region, self.region.shared_memory_offset or 0, needed,
                       f"output {OUTPUT!r}")
 
-    def deliver(self, regions: CallerRegions | None, probs: np.ndarray) -> None:
-        if self.region is not None and regions is not None:
+    def deliver(self, regions: Regions, probs: np.ndarray) -> None:
+        if self.region is not None:  # `check` has passed: `regions` are the caller's
             regions.write(self.region.shared_memory_region, self.region.shared_memory_offset or 0,
                           probs.astype("<f8", copy=False), f"output {OUTPUT!r}")
 

@@ -2,23 +2,21 @@
 clients register, then name in inference requests instead of sending tensor bytes.
 
 Invariants:
-- Only objects of the POSIX shared-memory namespace are opened: a key is one name (``/name``),
-  opened as ``/dev/shm/name`` without following links, and must be a regular file. No path
-  reaches the rest of the file system.
+- Regions belong to an API key: one key can neither see nor name another's regions, and a key
+  registers objects of its own namespace only (`server.shm_objects`). Anonymous callers have no
+  regions: they cannot tell each other apart.
 - Every read and write stays inside its region: offsets and sizes are checked against the
   registered region before any I/O, and I/O goes through ``pread``/``pwrite`` on the descriptor,
   never a mapping, so a client that shrinks its object gets a short read (a 400), never a SIGBUS
   in the server.
 - Unregistering a region in use is safe: a request holds the region from its start to its end,
   and the descriptor is closed when the last holder lets go.
-- Regions belong to a caller (API key): one caller can neither see nor name another's regions.
+- The descriptors held are bounded per key and in total.
 """
 
 from __future__ import annotations
 
 import os
-import re
-import stat
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -28,10 +26,9 @@ from pathlib import Path
 import numpy as np
 
 from server.errors import ApiError
-from shared.schemas.oip import SHM_KEY, SharedMemoryRegionStatus
+from server.shm_objects import SHM_DIR, Namespaces, open_object
+from shared.schemas.oip import SharedMemoryRegionStatus
 
-SHM_DIR = Path("/dev/shm")
-KEY_PATTERN = re.compile(SHM_KEY)
 _IO_CHUNK = 1 << 30  # one pread/pwrite moves at most ~2 GiB on Linux; larger transfers loop
 
 
@@ -102,46 +99,34 @@ class Region:
             os.close(self.fd)
 
 
-def _open(key: str, root: Path) -> int:
-    match = KEY_PATTERN.fullmatch(key)
-    if match is None:
-        raise bad(f"key {key!r} is not a POSIX shared-memory name: '/name' with letters, digits, '.', '_', '-'")
-    try:  # O_NONBLOCK: opening a FIFO planted there must not hang the server
-        fd = os.open(root / match.group(1), os.O_RDWR | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK)
-    except FileNotFoundError:
-        raise ApiError(404, "unknown_object", f"no shared-memory object {key!r}: create it first") from None
-    except PermissionError:
-        raise ApiError(403, "forbidden", f"the server may not open shared-memory object {key!r}") from None
-    except OSError as exc:  # a link (not followed), a directory, ...
-        raise bad(f"cannot open shared-memory object {key!r}: {exc.strerror}") from None
-    if not stat.S_ISREG(os.fstat(fd).st_mode):
-        os.close(fd)
-        raise bad(f"shared-memory object {key!r} is not a regular object")
-    return fd
-
-
 class SharedMemoryRegistry:
-    """The registered regions, per caller; thread-safe (routes and inference threads use it)."""
+    """The registered regions, per API key; thread-safe (routes and inference threads use it).
+    `caller` below is always an API key."""
 
-    def __init__(self, max_regions: int, root: Path = SHM_DIR):
-        self.max_regions, self.root = max_regions, root
+    def __init__(self, max_regions: int, max_total: int, root: Path = SHM_DIR,
+                 namespaces: Namespaces | None = None):
+        self.max_regions, self.max_total, self.root = max_regions, max_total, root
+        self.namespaces = namespaces or Namespaces()
         self._regions: dict[tuple[str, str], Region] = {}
         self._lock = threading.Lock()
 
+    def namespace(self, caller: str) -> str:
+        """The prefix of the object names `caller` may register."""
+        return self.namespaces.prefix(caller)
+
     def register(self, caller: str, name: str, key: str, offset: int, byte_size: int) -> None:
-        fd = _open(key, self.root)
+        fd = open_object(key, self.namespace(caller), offset + byte_size, self.root)
         try:
-            size = os.fstat(fd).st_size
-            if offset + byte_size > size:
-                raise bad(f"region of {byte_size} bytes at offset {offset} does not fit shared-memory object "
-                          f"{key!r} of {size} bytes")
             with self._lock:
                 if (caller, name) in self._regions:
                     raise ApiError(409, "region_exists", f"a region named {name!r} is already registered; "
                                                          f"unregister it first")
                 if sum(1 for owner, _ in self._regions if owner == caller) >= self.max_regions:
                     raise ApiError(409, "too_many_regions", f"{self.max_regions} regions are registered already, "
-                                                            f"the limit; unregister some")
+                                                            f"your limit; unregister some")
+                if len(self._regions) >= self.max_total:
+                    raise ApiError(503, "server_busy", "the server holds as many shared-memory regions as it may; "
+                                                       "retry later or send tensors over HTTP", {"Retry-After": "60"})
                 self._regions[caller, name] = Region(name, key, offset, byte_size, fd)
         except BaseException:
             os.close(fd)
@@ -185,8 +170,25 @@ class SharedMemoryRegistry:
 
 
 @dataclass(frozen=True)
+class NoRegions:
+    """What an inference request gets when it may name no region (the extension is off, or the
+    caller is anonymous): naming one is `error`."""
+
+    error: ApiError
+
+    def read(self, name: str, offset: int, out: np.ndarray, what: str) -> None:
+        raise self.error
+
+    def check(self, name: str, offset: int, size: int, what: str) -> None:
+        raise self.error
+
+    def write(self, name: str, offset: int, data: np.ndarray, what: str) -> None:
+        raise self.error
+
+
+@dataclass(frozen=True)
 class CallerRegions:
-    """One caller's regions, as an inference request sees them."""
+    """One API key's regions, as an inference request sees them."""
 
     registry: SharedMemoryRegistry
     caller: str

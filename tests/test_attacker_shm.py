@@ -26,7 +26,7 @@ def serve_tiny(tmp_path, **env) -> ServerProcess:
 
 
 def objects_of_ours() -> set[str]:
-    return {p.name for p in Path("/dev/shm").glob("uia-attacker-*")}
+    return {p.name for p in Path("/dev/shm").glob("uia-*-uia-attacker-*")}  # in the key's namespace
 
 
 def test_shared_memory_answers_equal_http_answers_and_cost_the_same(tmp_path):

@@ -23,6 +23,14 @@ def test_the_black_box_contract_covers_every_module_of_the_default_attacker():
     assert {"torch", "attacker.shadow"} <= set(contract["forbidden_modules"])
 
 
+def test_the_package_itself_only_re_exports_the_public_api():
+    """`attacker/__init__.py` is not among the contract's modules (listing the package would list
+    the shadow sub-package too), so it may import nothing but attacker/api.py, which is."""
+    source = (ROOT / "attacker" / "__init__.py").read_text()
+    imports = [line for line in source.splitlines() if line.startswith(("import ", "from "))]
+    assert imports and all(line.startswith("from attacker.api import ") for line in imports), imports
+
+
 def test_the_shadow_sub_package_has_its_own_contract():
     contract = _contract("The attacker's shadow models")
     assert contract["source_modules"] == ["attacker.shadow"]

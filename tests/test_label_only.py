@@ -19,13 +19,14 @@ import numpy as np
 import pytest
 import torch
 
-from attacker.__main__ import build_parser
 from attacker.capabilities import from_model_info
-from attacker.label_only import BOUNDARY_STATISTICS, BoundaryDistance, BoundaryInputsConfig, BoundaryParams, \
-    BoundarySet, BoundarySetConfig, analyse_boundaries, boundary, choose_balanced, noise_inputs
-from attacker.settings import AttackerSettings
+from attacker.label_only.attack import analyse_boundaries
+from attacker.label_only.distance import BoundaryDistance
+from attacker.label_only.inputs import choose_balanced, noise_inputs
+from attacker.label_only.statistics import BOUNDARY_STATISTICS, boundary
+from attacker.label_only.store import BoundarySet, BoundarySetConfig
 from shared.artifacts import content_version, weights_to_bytes
-from shared.schemas import AttackReport, ModelInfo, OutputFormat
+from shared.schemas import AttackReport, BoundaryParams, ModelInfo, OutputFormat
 from tests.conftest import CLASSES, ROOT, ServerProcess
 from tests.helpers import TOKEN, deploy, upload, versioned
 
@@ -118,8 +119,8 @@ def test_same_seed_same_directions_and_distances():
 
 
 def _boundary_set(tmp_path, x: np.ndarray, params: BoundaryParams) -> BoundarySet:
-    config = BoundarySetConfig(version="v0", input_shape=SHAPE, classes=CLASSES, source="noise", pool=len(x),
-                               per_class=len(x), params=params)
+    config = BoundarySetConfig(version="v0", input_shape=SHAPE, classes=CLASSES, source="noise",
+                               params=params.model_copy(update={"pool": len(x), "per_class": len(x)}))
     directions = BoundaryDistance(params).directions_for(len(x), SHAPE, np.random.default_rng([params.seed, 1]))
     return BoundarySet(tmp_path, config, x, directions, len(x), [])
 
@@ -153,14 +154,6 @@ def test_probe_refusal_points_to_the_label_only_attack():
     info = ModelInfo(version="v", input_shape=(3, 32, 32), classes=CLASSES, output=OutputFormat(label_only=True))
     caps = from_model_info(info)
     assert not caps.can_probe and "python -m attacker boundary" in caps.notes[0]
-
-
-def test_every_boundary_option_has_its_flag():
-    parser = build_parser()
-    sub = next(a for a in parser._actions if a.dest == "command").choices["boundary"]
-    have = {a.dest for a in sub._actions}
-    for model in (AttackerSettings, BoundaryInputsConfig, BoundaryParams):
-        assert set(model.model_fields) <= have, model.__name__
 
 
 # ------------------------------------------------------------------ end to end, against the real server

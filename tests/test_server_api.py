@@ -109,7 +109,7 @@ def _batch(n=1, shape=(3, 32, 32), fill=0.5):
     ({"images": {"encoding": "float32-base64", "shape": [2, 3, 32, 32], "data": "AAAA"}}, 422, "bytes"),
     ({"images": {"encoding": "float16", "data": "AAAA"}}, 422, "encoding"),
     ({"images": {"encoding": "json", "data": [[[[0.1, 0.2]], [[0.3]]]]}}, 422, "one shape"),
-    ({"images": {"encoding": "json", "data": [[[["x"]]]]}}, 422, "numbers"),
+    ({"images": {"encoding": "json", "data": [[[["x"]]]]}}, 422, "valid number"),
     ({"pictures": []}, 422, "images"),
 ])
 def test_bad_predict_input_is_a_4xx_that_says_what_is_wrong(deployed, body, status, words):

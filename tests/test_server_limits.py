@@ -1,6 +1,8 @@
-"""Query budgets, API keys, timeouts and metrics."""
+"""Query budgets, API keys, timeouts and metrics (aggregates public, per-tenant ones for the admin)."""
 
 from __future__ import annotations
+
+import hashlib
 
 import numpy as np
 import pytest
@@ -9,7 +11,7 @@ from fastapi.testclient import TestClient
 from server.app import create_app
 from server.budget import BudgetExceeded, QueryBudget
 from server.settings import ServerSettings
-from tests.helpers import TOKEN, deploy, predict_body, upload, versioned
+from tests.helpers import AUTH, TOKEN, deploy, predict_body, upload, versioned
 
 
 def served_client(tmp_path, **settings) -> TestClient:
@@ -56,20 +58,20 @@ def test_keys_are_checked(tmp_path):
         assert client.post("/v1/predict", json=images(1)).status_code == 429
 
 
-def test_budget_window_resets(tmp_path):
+def test_budget_window_slides_past_a_charge(tmp_path):
     now = [0.0]
-    budget = QueryBudget(tmp_path / "budgets.sqlite3", {"k": 5}, window_s=60, clock=lambda: now[0])
-    assert budget.charge("k", 5) == 0
+    budget = QueryBudget(tmp_path / "budgets.sqlite3", window_s=60, clock=lambda: now[0])
+    assert budget.charge("k", 5, 5) == 0
     with pytest.raises(BudgetExceeded) as exc:
-        budget.charge("k", 1)
+        budget.charge("k", 5, 1)
     assert exc.value.retry_after == 60
     now[0] = 59.5
     with pytest.raises(BudgetExceeded) as exc:
-        budget.charge("k", 1)
+        budget.charge("k", 5, 1)
     assert exc.value.retry_after == 1
     now[0] = 60.0
-    assert budget.charge("k", 3) == 2
-    assert budget.charge("unlimited", 10**9) is None
+    assert budget.charge("k", 5, 3) == 2
+    assert budget.charge("unlimited", None, 10**9) is None
 
 
 def test_inference_past_the_timeout_is_503(tmp_path):
@@ -90,3 +92,23 @@ def test_metrics_count_requests_images_latency_and_version(tmp_path):
     assert 'uia_images_total{route="/v1/predict"} 5.0' in text
     assert 'uia_request_duration_seconds_count{route="/v1/predict"} 3.0' in text
     assert f'uia_model_version_info{{version="{version}"}} 1.0' in text
+
+
+def test_public_metrics_are_aggregates_and_per_tenant_ones_need_the_admin_token(tmp_path):
+    with served_client(tmp_path, api_keys={"alice": None, "bob": 3}) as client:
+        alice, bob = {"X-API-Key": "alice"}, {"X-API-Key": "bob"}
+        client.post("/v1/predict", json=images(3), headers=alice)
+        client.post("/v1/predict", json=images(2), headers=bob)
+        assert client.post("/v1/predict", json=images(2), headers=bob).status_code == 429
+        public = client.get("/metrics").text
+        assert client.get("/admin/metrics").status_code == 401
+        assert client.get("/admin/metrics", headers={"Authorization": "Bearer wrong"}).status_code == 403
+        private = client.get("/admin/metrics", headers=AUTH).text
+    assert 'uia_images_total{route="/v1/predict"} 5.0' in public
+    assert "tenant" not in public
+    alice_label, bob_label = (f"key-{hashlib.sha256(key).hexdigest()[:12]}" for key in (b"alice", b"bob"))
+    assert f'uia_tenant_images_total{{tenant="{alice_label}"}} 3.0' in private
+    assert f'uia_tenant_images_total{{tenant="{bob_label}"}} 2.0' in private
+    assert f'uia_tenant_budget_refusals_total{{tenant="{bob_label}"}} 1.0' in private
+    assert 'uia_images_total{route="/v1/predict"} 5.0' in private  # the aggregates too, for one scrape
+    assert "alice" not in private and "bob" not in private  # keys never in clear

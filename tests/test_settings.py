@@ -6,22 +6,28 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from attacker.__main__ import build_optimizer
 from attacker.__main__ import build_parser as attacker_parser
-from attacker.optimizers import OPTIMIZERS
+from attacker.__main__ import method_params
+from attacker.probe_methods import METHOD_PARAMS
 from attacker.settings import AttackerSettings, InferConfig, ProbingConfig
 from developer.__main__ import build_parser as developer_parser
 from developer.__main__ import main as developer_main
 from developer.__main__ import settings_from
 from developer.settings import DeletionClientSettings, PushTarget, ServiceConfig, TrainingConfig
-from shared.schemas import (AttackReport, DeletionRequest, ModelMetadata, TrainingSummary, UnlearningConfig,
+from server.__main__ import ENVIRONMENT_ONLY, uvicorn_options
+from server.__main__ import build_parser as server_parser
+from server.settings import ServerSettings
+from shared.cli import flag_values
+from shared.schemas import (AttackReport, BoundaryParams, DeletionRequest, ModelMetadata, NESParams, TrainingSummary,
+                            UnlearningConfig,
                             UnlearningOptions)
 from tests.conftest import make_meta
 
 
 def fields_without_flag(parser, command: str, models) -> dict[str, set[str]]:
-    """For each model, the fields that `command` has no flag for (empty: all covered)."""
-    have = dests(parser, command)
+    """For each model, the fields that `command` has no flag for (empty: all covered). A method's
+    `name` is the value of --method, not a flag of its own."""
+    have = dests(parser, command) | {"name"}
     return {model.__name__: set(model.model_fields) - have for model in models if set(model.model_fields) - have}
 
 
@@ -88,21 +94,40 @@ def test_published_training_facts_are_an_allow_list():
 
 
 @pytest.mark.parametrize("command, models", [
-    ("probe", [AttackerSettings, ProbingConfig, *(cls.Params for cls in OPTIMIZERS.values())]),
+    ("probe", [AttackerSettings, ProbingConfig, *METHOD_PARAMS.values()]),
     ("infer", [AttackerSettings, InferConfig]),
     ("snapshot", [AttackerSettings]),
+    ("boundary", [AttackerSettings, BoundaryParams]),
 ])
 def test_every_attacker_option_has_its_flag(command, models):
     assert fields_without_flag(attacker_parser(), command, models) == {}
 
 
-@pytest.mark.parametrize("method", list(OPTIMIZERS))
-def test_a_shared_optimizer_flag_sets_the_chosen_optimizer_and_defaults_stay_its_own(method):
+@pytest.mark.parametrize("method", ["zoo", "nes"])
+def test_a_shared_method_flag_sets_the_chosen_method_and_defaults_stay_its_own(method):
     args = attacker_parser().parse_args(["probe", "--method", method, "--lr", "0.37"])
-    assert build_optimizer(args, method).lr == 0.37
-    default = build_optimizer(attacker_parser().parse_args(["probe"]), method)
-    assert default.lr == OPTIMIZERS[method].Params.model_fields["lr"].default
-    assert default.describe()["method"] == method
+    assert method_params(args, method).lr == 0.37
+    default = method_params(attacker_parser().parse_args(["probe"]), method)
+    assert default.lr == METHOD_PARAMS[method].model_fields["lr"].default
+    assert default.name == method
+
+
+def test_another_methods_flag_is_an_error_not_silently_ignored():
+    args = attacker_parser().parse_args(["probe", "--method", "nes", "--nb-parallel", "8"])
+    with pytest.raises(ValueError, match="--method nes has no parameter --nb-parallel"):
+        method_params(args, "nes")
+    assert method_params(attacker_parser().parse_args(["probe", "--method", "natural", "--pool", "50"]),
+                         "natural").pool == 50
+
+
+def test_every_recovery_option_has_its_flag():
+    from recovery.__main__ import build_parser as recovery_parser
+    from recovery.config import RecoveryConfig
+    from recovery.settings import OVERRIDABLE, RecoveryRun
+
+    have = {a.dest for a in recovery_parser()._actions}
+    assert set(RecoveryRun.model_fields) | set(OVERRIDABLE) <= have
+    assert set(OVERRIDABLE) <= set(RecoveryConfig.model_fields)
 
 
 def test_the_attacker_reads_only_its_own_environment(monkeypatch):
@@ -116,12 +141,14 @@ def test_the_attacker_reads_only_its_own_environment(monkeypatch):
 
 def test_an_attack_report_round_trips_and_refuses_inconsistent_content():
     report = AttackReport.model_validate({
-        "versions": {"before": "a", "after": "b"}, "probes_per_class": {"x": 1, "y": 1}, "optimizer": {},
+        "versions": {"before": "a", "after": "b"}, "probes_per_class": {"x": 1, "y": 1},
+        "probe_method": {"name": "nes", "max_queries": 500},
         "queries": {"probing": 10, "snapshot_before": 2, "snapshot_after": 2}, "statistic": "logodds",
         "rankable": True, "ranking": ["x", "y"], "inferred": ["x"], "scores": {"x": -1.0, "y": None},
         "confidence": {"lead": 1.0, "top_separation": 3.0, "label": "medium"}})
     assert report.queries.total == 14
     assert AttackReport.model_validate_json(report.model_dump_json()) == report
+    assert report.probe_method == NESParams(max_queries=500)  # typed by its name, defaults filled in
     with pytest.raises(ValidationError, match="needs ranking"):
         AttackReport.model_validate({**report.model_dump(), "ranking": None})
     with pytest.raises(ValidationError, match="must say why"):
@@ -132,3 +159,36 @@ def test_a_missing_version_directory_is_a_clear_error_not_a_traceback(tmp_path, 
     with pytest.raises(SystemExit, match="error: .*No such file"):
         developer_main(["push", str(tmp_path / "nowhere"), "--server-token", "t"])
     assert capsys.readouterr().out == ""  # nothing on stdout: there is no result
+
+
+def test_every_server_setting_has_its_flag_but_the_structured_ones():
+    assert fields_without_flag(server_parser(), "serve", [ServerSettings]) == {"ServerSettings": set(ENVIRONMENT_ONLY)}
+
+
+def test_server_flags_override_the_environment_and_reach_uvicorn(monkeypatch, tmp_path):
+    monkeypatch.setenv("UIA_SERVER_MAX_CONNECTIONS", "64")
+    monkeypatch.setenv("UIA_SERVER_ALLOW_ANONYMOUS", "false")
+    args = server_parser().parse_args(["serve", "--max-connections", "128", "--max-images", "7", "--store-dir",
+                                       str(tmp_path), "--allow-shared-memory"])
+    settings = ServerSettings(**flag_values(args, ServerSettings))
+    assert settings.max_connections == 128 and settings.max_images_per_request == 7
+    assert settings.allow_anonymous is False and settings.allow_shared_memory is True
+    options = uvicorn_options(settings)
+    assert options["limit_concurrency"] == 128 and options["proxy_headers"] is False
+
+
+@pytest.mark.parametrize("settings, served", [
+    ({}, True),  # the default (the demo, the tests): no keys, anonymous callers served
+    ({"api_keys": {"a": None}}, True),
+    ({"api_keys": {"a": 5}}, False),  # a budget a caller could dodge by dropping its key
+    ({"api_keys": {"a": 5}, "anonymous_budget": 10}, True),
+    ({"allow_anonymous": False}, False),
+])
+def test_anonymous_access_never_dodges_a_budget(settings, served):
+    assert ServerSettings(**settings).serves_anonymous is served
+
+
+def test_the_body_pool_holds_at_least_one_body():
+    assert ServerSettings(max_body_bytes=2**20).buffered_body_bytes == 4 * 2**20
+    with pytest.raises(ValidationError, match="max_buffered_body_bytes"):
+        ServerSettings(max_body_bytes=2**20, max_buffered_body_bytes=2**19)

@@ -1,6 +1,7 @@
 """The interface every probe optimiser follows (in the manner of IBM ART's attacks):
-declared parameters (a pydantic model: one declaration, validated on construction, from which
-the CLI flags are derived) and one `generate`."""
+declared parameters (a pydantic model in shared/schemas/probe_methods.py: one declaration,
+validated on construction, from which the CLI flags and the grids' fields are derived) and one
+`generate`."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
+from shared.schemas import ProbeParams
 
 BlackBox = Callable[[np.ndarray], np.ndarray]  # (N, C, H, W) in [0, 1] -> (N, classes) probabilities
 Progress = Callable[[dict], None]
@@ -38,17 +39,8 @@ class ProbeResult:
     accepted: bool  # confidence reached the threshold
 
 
-class ProbeParams(BaseModel):
-    """Parameters every optimiser has; each optimiser extends them (and may change defaults)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    threshold: float = Field(0.9995, gt=0, lt=1, description="accept a probe at p_c >= this (the paper's 0.9995)")
-    max_queries: int | None = Field(1_000_000, ge=1, description="query cap per probe")
-
-
 class ProbeOptimizer:
-    """Subclasses declare `name` and their `Params` model and implement `_generate`.
+    """Subclasses declare `name` (their `Params`' name) and their `Params` model and implement `_generate`.
 
     Parameters are validated when the optimiser is made (a pydantic model), so a bad value never
     reaches an expensive run; what depends on the input's shape is checked in `_generate`."""
@@ -68,8 +60,9 @@ class ProbeOptimizer:
             return getattr(params, name)
         raise AttributeError(f"{type(self).__name__} has no attribute {name!r}")
 
-    def describe(self) -> dict:
-        return {"method": self.name, **self.params.model_dump()}
+    def describe(self) -> ProbeParams:
+        """What a probe set and a report record of how the probes were made."""
+        return self.params
 
     def generate(self, black_box: BlackBox, input_shape: tuple[int, ...], target: int,
                  rng: np.random.Generator, progress: Progress | None = None) -> ProbeResult:

@@ -27,9 +27,8 @@ import math
 
 import numpy as np
 
-from pydantic import Field
-
-from attacker.optimizers.base import BlackBox, ProbeOptimizer, ProbeParams, ProbeResult, Progress, log_odds
+from attacker.optimizers.base import BlackBox, ProbeOptimizer, ProbeResult, Progress, log_odds
+from shared.schemas import NESParams
 
 FLOOR = 1e-12  # probability given to classes whose probability is hidden (0 in the answer)
 
@@ -45,18 +44,6 @@ def upsample(z: np.ndarray, shape: tuple[int, int, int], resolution: int) -> np.
     grid = z.reshape(len(z), channels, resolution, resolution)
     fy, fx = math.ceil(height / resolution), math.ceil(width / resolution)
     return np.repeat(np.repeat(grid, fy, axis=2), fx, axis=3)[:, :, :height, :width]
-
-
-class NESParams(ProbeParams):
-    max_queries: int | None = Field(100_000, ge=1, description="query cap per probe")
-    resolution: int = Field(8, ge=1, description="side of the low-resolution grid")
-    # 5 pairs and sigma 0.15 (were 10 and 0.05): median 298 instead of 474 queries per probe, chosen on
-    # probe seeds (100 + k, c) that `make bench-probing` (seeds (k, c)) never uses
-    directions: int = Field(5, ge=1, description="antithetic direction pairs per step")
-    sigma: float = Field(0.15, gt=0, le=0.5, description="exploration radius")
-    lr: float = Field(0.2, gt=0, description="Adam learning rate")
-    patience: int = Field(50, ge=1, description="steps without a new best loss before the grid is refined "
-                                                "(or, at full resolution, the search restarts)")
 
 
 class LowResNES(ProbeOptimizer):

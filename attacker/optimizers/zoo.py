@@ -26,20 +26,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from pydantic import Field
-
-from attacker.optimizers.base import BlackBox, ProbeOptimizer, ProbeParams, ProbeResult, Progress, target_loss
-
-
-class ZooParams(ProbeParams):
-    nb_parallel: int = Field(1024, ge=1, description="coordinates per iteration (2 queries each)")
-    h: float = Field(1e-4, gt=0, lt=0.5, description="finite-difference step")
-    lr: float = Field(0.1, gt=0, description="Adam learning rate")
-    lr_confident: float = Field(0.02, gt=0, description="learning rate after a try that reached p_c > 0.9")
-    max_iter: int = Field(20, ge=1, description="iterations per try")
-    tries: int = Field(10, ge=1, description="tries before restarting from noise")
-    early_accept: bool = Field(False, description="accept as soon as an iteration reaches the threshold (not the "
-                                                  "paper's; less saturated probes)")
+from attacker.optimizers.base import BlackBox, ProbeOptimizer, ProbeResult, Progress, target_loss
+from shared.schemas import ZooParams
 
 
 class Zoo(ProbeOptimizer):

@@ -5,3 +5,7 @@ attacker's public data; it never imports the server, the developer, the artifact
 any dataset code (import-linter), and the default attacker never imports it: it reads the
 `shadow.json` this writes with numpy alone (attacker/calibration.py).
 """
+
+from attacker.shadow.calibrate import calibrate_run
+
+__all__ = ["calibrate_run"]

@@ -16,11 +16,8 @@ import torch
 from rich.console import Console
 
 from attacker.calibration import SHADOW_FILE, ShadowConfig
-from attacker.probes import ProbeSet
-from attacker.public_data import load_public_images
 from attacker.settings import AttackerSettings
-from attacker.shadow.calibrate import calibrate
-from shared.atomic import atomic_write
+from attacker.shadow.calibrate import calibrate_run
 from shared.cli import add_model_flags, flag_values
 
 console = Console(stderr=True)
@@ -39,15 +36,11 @@ def main(argv: list[str] | None = None) -> None:
         raise SystemExit("error: shadow models need the public-data capability: pass --public-data")
     if args.threads:
         torch.set_num_threads(args.threads)
+    start = time.perf_counter()
     try:
-        probe_set = ProbeSet.load(settings.run)
-        probes, targets = probe_set.accepted()
-        public = load_public_images(settings.public_data, tuple(probe_set.config.input_shape))
-        start = time.perf_counter()
-        result = calibrate(public, probes, targets, probe_set.classes, config, log=console.print)
+        result = calibrate_run(settings.run, settings.public_data, config, log=console.print)
     except (ValueError, FileNotFoundError) as exc:
         raise SystemExit(f"error: {exc}") from None
-    atomic_write(settings.run / SHADOW_FILE, (result.model_dump_json(indent=1) + "\n").encode())
     console.print(f"shadow calibration written to {settings.run / SHADOW_FILE} in {time.perf_counter() - start:.0f} s")
     print(json.dumps({"path": str(settings.run / SHADOW_FILE), "describe": result.describe(),
                       "shadow_accuracy": result.shadow_accuracy}, indent=2))

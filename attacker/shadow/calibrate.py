@@ -15,16 +15,31 @@ from __future__ import annotations
 import copy
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 import torch
 
-from attacker.calibration import ShadowCalibration, ShadowConfig
+from attacker.calibration import SHADOW_FILE, ShadowCalibration, ShadowConfig
 from attacker.inference import STATISTICS, class_scores
-from attacker.public_data import PublicImages
+from attacker.probes import ProbeSet
+from attacker.public_data import PublicImages, load_public_images
 from attacker.shadow.training import epoch_orders, probabilities, shadow_model, train
 from attacker.snapshots import probe_digest
+from shared.atomic import atomic_write
 from shared.schemas import Architecture
+
+
+def calibrate_run(run: Path, public_data: Path, config: ShadowConfig,
+                  log: Callable[[str], None] = lambda _: None) -> ShadowCalibration:
+    """The shadow calibration of the run's probes, written to <run>/shadow.json (what `infer
+    --shadow` reads)."""
+    probe_set = ProbeSet.load(run)
+    probes, targets = probe_set.accepted()
+    public = load_public_images(public_data, tuple(probe_set.config.input_shape))
+    result = calibrate(public, probes, targets, probe_set.classes, config, log)
+    atomic_write(Path(run) / SHADOW_FILE, (result.model_dump_json(indent=1) + "\n").encode())
+    return result
 
 
 def calibrate(public: PublicImages, probes: np.ndarray, targets: np.ndarray, classes: list[str],
@@ -61,5 +76,5 @@ def calibrate(public: PublicImages, probes: np.ndarray, targets: np.ndarray, cla
             scores = class_scores(name, before, after, targets, len(classes))
             rows[name].append([None if np.isnan(v) else float(v) for v in scores])
         log(f"shadow removal of {classes[k]} ({removed.size} samples): {time.perf_counter() - start:.0f} s")
-    return ShadowCalibration(probe_digest=probe_digest(probes), classes=classes, config=config.model_dump(),
+    return ShadowCalibration(probe_digest=probe_digest(probes), classes=classes, config=config,
                              public_images=int(len(images)), scores=rows, shadow_accuracy=round(accuracy, 4))

@@ -10,24 +10,30 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
+from server.callers import Caller
 from server.decoding import check_images, read_body
-from server.deps import AppState, CallerDep, StateDep, classify, serving_model
+from server.deps import AppState, CallerDep, StateDep, classify, regions_of, serving_model
 from server.errors import ApiError
-from server.oip import HEADER_LENGTH, INPUT_DATATYPE, OUTPUT, OUTPUT_DATATYPE, OutputPlan, decode_images, \
-    encode_response, parse_request, plan_output
+from server.headers import HEADER_LENGTH, HEADER_LENGTH_PATTERN, parameter
+from server.oip import INPUT_DATATYPE, OUTPUT, OUTPUT_DATATYPE, OutputPlan, decode_images, encode_response, \
+    parse_request, plan_output
 from server.serving import ServingModel
 from shared.schemas.oip import InferenceRequest, InferenceResponse, ModelMetadataResponse, OipError, \
     ServerMetadataResponse, TensorMetadata
 
 router = APIRouter(prefix="/v2", tags=["open inference protocol v2"])
 ERRORS = {code: {"model": OipError} for code in (400, 404, 413, 422, 429, 503)}
-INFER_ERRORS = {**ERRORS, 401: {"model": OipError}}  # the caller may need an API key
+INFER_ERRORS = {**ERRORS, 401: {"model": OipError}, 408: {"model": OipError}}  # an API key; a body in time
 
-INFER_OPENAPI = {"requestBody": {"required": True, "content": {
-    "application/json": {"schema": {"$ref": "#/components/schemas/InferenceRequest"}},
-    "application/octet-stream": {"schema": {"type": "string", "format": "binary",
-                                            "description": "JSON header then binary tensors (Triton extension)"}},
-}}}
+INFER_OPENAPI = {
+    "requestBody": {"required": True, "content": {
+        "application/json": {"schema": {"$ref": "#/components/schemas/InferenceRequest"}},
+        "application/octet-stream": {"schema": {"type": "string", "format": "binary",
+                                                "description": "JSON header then binary tensors (Triton extension)"}},
+    }},
+    "parameters": [parameter(HEADER_LENGTH, HEADER_LENGTH_PATTERN, "bytes of JSON before the binary tensors "
+                                                                   "(Triton's binary tensor extension)")],
+}
 
 
 @router.get("", response_model=ServerMetadataResponse, summary="Server metadata")
@@ -104,10 +110,10 @@ async def infer_version(request: Request, serving: NamedVersion, state: StateDep
     return await _infer(request, serving, state, who)
 
 
-async def _infer(request: Request, serving: ServingModel, state: AppState, who: str) -> Response:
-    body = await read_body(request)
+async def _infer(request: Request, serving: ServingModel, state: AppState, who: Caller) -> Response:
     header_length = request.headers.get(HEADER_LENGTH)
-    regions = state.shared_memory.for_caller(who) if state.shared_memory is not None else None
+    body = await read_body(request)
+    regions = regions_of(state, who)
     message: InferenceRequest | None = None
     plan = OutputPlan()
 

@@ -5,13 +5,17 @@ from shared.schemas.deletion import ClassTarget, DeletionRequest, DeletionStatus
 from shared.schemas.deployment import DeploymentOptions, DeployRequest, Deployment
 from shared.schemas.errors import ErrorBody
 from shared.schemas.model import Architecture, ModelInfo, ModelMetadata, Normalization, OutputFormat
+from shared.schemas.probe_methods import (AttackMethodParams, BoundaryParams, NaturalParams, NESParams,
+                                          ProbeMethodParams, ProbeParams, ZooParams)
 from shared.schemas.predict import Float32Batch, ImageBatch, JsonBatch, PredictRequest, PredictResponse
 from shared.schemas.training import TrainingSummary
 from shared.schemas.unlearning import UnlearningConfig, UnlearningOptions
 
 __all__ = [
     "Architecture",
+    "AttackMethodParams",
     "AttackReport",
+    "BoundaryParams",
     "Confidence",
     "ClassTarget",
     "DeletionRequest",
@@ -25,14 +29,19 @@ __all__ = [
     "JsonBatch",
     "ModelInfo",
     "ModelMetadata",
+    "NESParams",
+    "NaturalParams",
     "Normalization",
     "OutputFormat",
     "PredictRequest",
     "PredictResponse",
+    "ProbeMethodParams",
+    "ProbeParams",
     "QueryCounts",
     "RemovedCount",
     "TrainingSummary",
     "UnlearningConfig",
     "UnlearningOptions",
     "VersionPair",
+    "ZooParams",
 ]

@@ -11,6 +11,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from shared.schemas.probe_methods import AttackMethodParams
+
 ConfidenceLabel = Literal["high", "medium", "low"]
 
 
@@ -63,7 +65,7 @@ class AttackReport(BaseModel):
 
     versions: VersionPair
     probes_per_class: dict[str, int]
-    optimizer: dict[str, Any] = Field(description="the probe optimiser and its parameters")
+    probe_method: AttackMethodParams = Field(description="how the probes (or label-only inputs) were made")
     queries: QueryCounts
     capabilities: list[str] = Field(default_factory=list, description="what the attacker used beyond the public "
                                     "API (public data, a shadow model); empty: the API alone")

@@ -46,7 +46,9 @@ class ModelMetadata(BaseModel):
     architecture: Architecture
     input_shape: tuple[Annotated[int, Field(ge=1, le=4)], Annotated[int, Field(ge=8, le=512)],
                        Annotated[int, Field(ge=8, le=512)]]
-    classes: list[Annotated[str, Field(min_length=1, max_length=100)]] = Field(min_length=2, max_length=1000)
+    # uniqueItems: the schema states the uniqueness `_consistent` checks
+    classes: list[Annotated[str, Field(min_length=1, max_length=100)]] = Field(
+        min_length=2, max_length=1000, json_schema_extra={"uniqueItems": True})
     normalization: Normalization
     created_at: datetime
     training: TrainingSummary = Field(default_factory=TrainingSummary,
@@ -76,6 +78,12 @@ class OutputFormat(BaseModel):
     top_k: int | None = Field(None, description="only the k largest probabilities are non-zero")
     decimals: int | None = Field(None, description="probabilities are rounded to this many decimals")
     label_only: bool = Field(False, description="a one-hot vector of the predicted class instead of probabilities")
+
+    @property
+    def labels_only(self) -> bool:
+        """Whether the answers carry nothing but the predicted label (one-hot, or a lone top-1
+        probability): the one place this is decided, for the attacker and the harness alike."""
+        return self.label_only or (self.top_k is not None and self.top_k < 2)
 
 
 class ModelInfo(BaseModel):

@@ -11,24 +11,9 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
-
-def _json_integer(value: Any) -> Any:
-    """JSON Schema's integer: 3 and 3.0, not true, "3" or 3.5 (pydantic's lax int takes the first
-    two, its strict int refuses 3.0; the schema must mean what the server accepts)."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ValueError("must be an integer")
-    if isinstance(value, float) and not value.is_integer():
-        raise ValueError("must be a whole number")
-    return int(value)
-
-
-def json_int(**constraints: Any) -> Any:
-    """An integer field type in JSON Schema's sense, with Field constraints (ge=...) that the
-    schema shows as minimum/maximum (they must come before the validator for that)."""
-    return Annotated[int, Field(**constraints), BeforeValidator(_json_integer)]
-
+from shared.schemas.numbers import TensorData, json_int
 
 ByteCount = json_int(ge=0)
 REGION_NAME = r"^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$"
@@ -87,7 +72,8 @@ class RequestInput(BaseModel):
     shape: list[json_int(ge=1)]
     datatype: str
     parameters: InputParameters | None = None
-    data: list[Any] | None = None
+    data: TensorData | None = Field(None, description="the values, row-major: flat, or nested to the "
+                                   "four dimensions of `shape`")
 
 
 class RequestOutput(BaseModel):
@@ -128,9 +114,17 @@ class SharedMemoryRegister(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     key: str = Field(pattern=f"^{SHM_KEY}$",
-                     description="the object's POSIX shared-memory name, e.g. /input_data")
+                     description="the object's POSIX shared-memory name, in the caller's namespace: "
+                                 "/<prefix>images")
     offset: ByteCount = Field(0, description="where the region starts in the object, in bytes")
     byte_size: json_int(ge=1) = Field(description="the region's size in bytes")
+
+
+class SharedMemoryNamespace(BaseModel):
+    """`GET /v2/systemsharedmemory/namespace`: the object names an API key may register."""
+
+    prefix: str = Field(description="every object the key registers has a name that begins with this, e.g. "
+                                    "/<prefix>images")
 
 
 class SharedMemoryRegionStatus(BaseModel):

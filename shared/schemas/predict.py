@@ -13,10 +13,12 @@ from __future__ import annotations
 import base64
 import binascii
 import math
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Literal, Union
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
+
+from shared.schemas.numbers import Tensor4dData
 
 
 class Float32Batch(BaseModel):
@@ -47,16 +49,16 @@ class JsonBatch(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     encoding: Literal["json"]
-    data: list[Any] = Field(description="nested lists of numbers, shape (N, C, H, W)")
+    data: Tensor4dData = Field(description="nested lists of numbers, shape (N, C, H, W)")
 
     @classmethod
     def from_array(cls, images: np.ndarray) -> JsonBatch:
         return cls(encoding="json", data=np.asarray(images, dtype=np.float32).tolist())
 
     def to_array(self) -> np.ndarray:
-        try:
+        try:  # every element is a finite number already (the schema): only a ragged shape can fail
             array = np.array(self.data, dtype=np.float32)
-        except (ValueError, TypeError) as exc:
+        except ValueError as exc:
             raise ValueError(f"data must be nested lists of numbers of one shape: {exc}") from None
         if array.ndim != 4:
             raise ValueError(f"data must have 4 dimensions (N, C, H, W), got shape {list(array.shape)}")

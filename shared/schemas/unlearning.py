@@ -7,11 +7,11 @@ deletion-request API (`UnlearningOptions`, every field optional) are all derived
 
 from __future__ import annotations
 
-import hashlib
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from shared.digest import model_digest
 from shared.schemas.derive import overrides_of
 
 
@@ -39,7 +39,7 @@ class UnlearningConfig(BaseModel):
         return type(self).model_validate({**self.model_dump(), **given})
 
     def digest(self) -> str:
-        return hashlib.sha256(self.model_dump_json().encode()).hexdigest()[:12]
+        return model_digest(self)
 
 
 UnlearningOptions = overrides_of(
