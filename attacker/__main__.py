@@ -26,6 +26,7 @@ from rich.console import Console
 from attacker.campaign import Campaign
 from attacker.capabilities import CannotAttack
 from attacker.client import ApiError, BudgetExhausted, InferenceClient, VersionChanged
+from attacker.labels import LabelRule
 from attacker.probe_methods import METHOD_PARAMS
 from attacker.results import Refusal
 from attacker.settings import AttackerSettings, InferConfig, ProbingConfig
@@ -83,7 +84,8 @@ def build_parser() -> argparse.ArgumentParser:
                            help="discard probes already in the run directory (--restart always)")
             add_method_flags(p)
         elif name == "infer":
-            add_model_flags(p.add_argument_group("inference"), InferConfig)
+            add_model_flags(p.add_argument_group("inference"), InferConfig, skip=("rule",))
+            add_model_flags(p.add_argument_group("labels (the defaults are the frozen rule)"), LabelRule)
         elif name == "boundary":
             add_model_flags(p.add_argument_group("the measurement (its inputs are chosen on the first one of a run)"),
                             BoundaryParams, skip=("name",))
@@ -105,7 +107,7 @@ def cmd_snapshot(args, campaign: Campaign) -> BaseModel:
 
 
 def cmd_infer(args, campaign: Campaign) -> BaseModel:
-    report = campaign.infer(InferConfig(**flag_values(args, InferConfig)))
+    report = campaign.infer(InferConfig(**flag_values(args, InferConfig), rule=LabelRule(**flag_values(args, LabelRule))))
     campaign.publish(report)
     return report
 

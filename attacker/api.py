@@ -19,11 +19,12 @@ from attacker.calibration import ShadowConfig
 from attacker.campaign import Campaign
 from attacker.capabilities import CannotAttack
 from attacker.client import ApiError, BudgetExhausted, InferenceClient, VersionChanged
-from attacker.inference import STATISTICS, confidence, high_rule
+from attacker.inference import STATISTICS, separation
+from attacker.labels import LabelRule
 from attacker.probe_config import ProbeSpec
 from attacker.results import BoundaryResult, ProbingResult, SnapshotResult
 from attacker.settings import InferConfig
 
 __all__ = ["STATISTICS", "ApiError", "BoundaryResult", "BudgetExhausted", "Campaign", "CannotAttack",
-           "InferConfig", "InferenceClient", "ProbeSpec", "ProbingResult", "ShadowConfig", "SnapshotResult",
-           "VersionChanged", "confidence", "high_rule"]
+           "InferConfig", "InferenceClient", "LabelRule", "ProbeSpec", "ProbingResult", "ShadowConfig",
+           "SnapshotResult", "VersionChanged", "separation"]

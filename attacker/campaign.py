@@ -8,7 +8,9 @@
 
 Three steps — make a probe set, observe a version, infer from two observations — each taking a
 typed configuration and returning a typed result, or raising `CannotAttack` when the served
-outputs carry nothing the attack can use (a `ValueError` says what else was wrong). `python -m
+outputs carry nothing the attack can use (a `ValueError` says what else was wrong). Every other
+version the run has observed is history: the null model a class's change is measured against
+(attacker/nulls.py). `python -m
 attacker` and the evaluation harness are two thin front ends over them. Everything measured stays
 in the run directory, so every step resumes, and the versions compared are always observed on
 the same probes (or, for a label-only run, the same inputs and directions):
@@ -32,14 +34,18 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Literal, TypeVar
 
+import numpy as np
 from rich.console import Console
 
 from attacker.analysis import analyse
 from attacker.calibration import SHADOW_FILE, ShadowCalibration
 from attacker.capabilities import Capabilities, CannotAttack, from_answers, from_model_info, labels_only_note
 from attacker.client import InferenceClient
-from attacker.label_only.attack import analyse_boundaries, ensure_measurement, measure_served, open_boundary_set
+from attacker.inference import class_scores
+from attacker.label_only.attack import (analyse_boundaries, boundary_scores, ensure_measurement, measure_served,
+                                        open_boundary_set)
 from attacker.label_only.store import BoundarySet, remove_boundary_set
+from attacker.nulls import MIN_HISTORY, NullModel, history_null, resample_null, shadow_null
 from attacker.probe_config import ProbeSetConfig, ProbeSpec
 from attacker.probe_methods import probe_method
 from attacker.probes import PROBES_FILE, PROBING_FILE, ProbeSet, StaleProbes
@@ -47,9 +53,9 @@ from attacker.public_data import load_public_images
 from attacker.report import print_ranking, write_report
 from attacker.results import BoundaryResult, ProbingResult, SnapshotResult
 from attacker.settings import InferConfig
-from attacker.snapshots import Snapshot, list_snapshots, load_snapshot, probe_digest, take_snapshot
+from attacker.snapshots import Snapshot, list_snapshots, load_snapshot, probe_digest, snapshot_paths, take_snapshot
 from shared.classes import class_index
-from shared.schemas import AttackReport, BoundaryParams
+from shared.schemas import AttackReport, BoundaryParams, ModelInfo
 
 Restart = Literal["never", "stale", "always"]
 Observation = TypeVar("Observation")
@@ -132,6 +138,13 @@ class Campaign:
         """Whether the run holds `version`'s answers to its current probes."""
         return ProbeSet.exists(self.run) and self._saved_snapshot(ProbeSet.load(self.run), version) is not None
 
+    def observe(self) -> str:
+        """Record the served version's answers the way this run compares versions (a snapshot of
+        its probes, or its boundary distances); returns the version observed."""
+        if self.uses_boundaries():
+            return measure_served(self.client, BoundarySet.load(self.run), lambda _: None).version
+        return self.snapshot().version
+
     def measure_boundaries(self, params: BoundaryParams, fresh: bool = False) -> BoundaryResult:
         """Label-only: choose the run's inputs if it has none yet (`params` set explicitly must
         agree with saved ones), then measure the version served on them."""
@@ -149,30 +162,63 @@ class Campaign:
     # ------------------------------------------------------------- inferring
     def infer(self, config: InferConfig) -> AttackReport:
         """Rank the classes by how the version after changed from the version before, on the same
-        probes (or label-only inputs); a version not observed yet is observed now if it is served."""
+        probes (or label-only inputs), against the null model `config.null`; a version not
+        observed yet is observed now if it is served."""
         start = time.perf_counter()
         info = self.client.model_info()
         caps = from_model_info(info)
-        if self.uses_boundaries(caps):
-            bset = BoundarySet.load(self.run)
-            before, after = self._versions(config, bset.config.version,
-                                           lambda v: ensure_measurement(self.client, bset, v), lambda m: m[0])
-            note = labels_only_note(info) if info.output.labels_only else \
-                "ranked by boundary distances: the run has no probes"
-            ignored = [f"--{name}" for name in ("statistic", "shadow")
-                       if name in config.model_fields_set and getattr(config, name)]
-            report = analyse_boundaries(bset, before, after, config.top,
-                                        [note, *(f"{name} does not apply to boundary distances: ignored"
-                                                 for name in ignored)])
-        else:
-            probe_set = ProbeSet.load(self.run)
-            before, after = self._versions(config, probe_set.version, lambda v: self._snapshot_of(probe_set, v),
-                                           lambda s: s.version)
-            for snapshot in (before, after):
-                caps = from_answers(snapshot.probabilities, caps)
-            report = analyse(probe_set, before, after, config.statistic, config.top, caps,
-                             self._shadow() if config.shadow else None)
+        report = self._infer_boundaries(config, info) if self.uses_boundaries(caps) else \
+            self._infer_probes(config, caps)
         return report.model_copy(update={"wall_seconds": round(time.perf_counter() - start, 1)})
+
+    def _infer_probes(self, config: InferConfig, caps: Capabilities) -> AttackReport:
+        probe_set = ProbeSet.load(self.run)
+        before, after = self._versions(config, probe_set.version, lambda v: self._snapshot_of(probe_set, v),
+                                       lambda s: s.version)
+        for snapshot in (before, after):
+            caps = from_answers(snapshot.probabilities, caps)
+        images, targets = probe_set.accepted()
+        classes = len(probe_set.classes)
+
+        def scores(statistic: str, b: np.ndarray, a: np.ndarray, t: np.ndarray = targets) -> np.ndarray:
+            return class_scores(statistic, b, a, t, classes)
+
+        digest = probe_digest(images)
+        others = {v: s for v in list_snapshots(self.run) if v not in (before.version, after.version)
+                  if (s := load_snapshot(self.run, v)).probe_digest == digest}
+        null = self._null(config, others, lambda statistic, s: scores(statistic, before.probabilities, s.probabilities),
+                          resample=lambda: resample_null(scores, before.probabilities, after.probabilities, targets,
+                                                         probe_set.config.spec.seed),
+                          shadow=lambda: shadow_null(self._shadow(images)))
+        return analyse(probe_set, before, after, config.statistic, config.top, caps, null, config.rule,
+                       config.null_scores)
+
+    def _infer_boundaries(self, config: InferConfig, info: ModelInfo) -> AttackReport:
+        bset = BoundarySet.load(self.run)
+        before, after = self._versions(config, bset.config.version, lambda v: ensure_measurement(self.client, bset, v),
+                                       lambda m: m[0])
+        notes = [labels_only_note(info) if info.output.labels_only else
+                 "ranked by boundary distances: the run has no probes"]
+        if "statistic" in config.model_fields_set:
+            notes.append("--statistic does not apply to boundary distances: ignored")
+        others = {v: bset.load_measurement(v) for v in bset.measured_versions() if v not in (before[0], after[0])}
+        null = self._null(config, others, lambda statistic, m: boundary_scores(bset, before[1], m, statistic))
+        return analyse_boundaries(bset, before, after, config.top, notes, null, config.rule, config.null_scores)
+
+    def _null(self, config: InferConfig, others: dict, update_scores, resample=None, shadow=None) -> NullModel | None:
+        """The null model `config.null` asks for, from what this run holds; `auto`: the history when
+        the run has observed enough other updates, else none."""
+        choice = config.null
+        if choice == "auto":
+            choice = "history" if len(others) >= MIN_HISTORY else "none"
+        if choice == "none":
+            return None
+        if choice == "history":
+            return history_null(update_scores, others)
+        make = {"resample": resample, "shadow": shadow}[choice]
+        if make is None:
+            raise ValueError(f"the {choice} null does not apply to boundary distances (history or none do)")
+        return make()
 
     def _versions(self, config: InferConfig, first: str, observe: Callable[[str], Observation],
                   version_of: Callable[[Observation], str]) -> tuple[Observation, Observation]:
@@ -206,11 +252,21 @@ class Campaign:
         snapshot = load_snapshot(self.run, version)
         return snapshot if snapshot.probe_digest == probe_digest(probe_set.accepted()[0]) else None
 
-    def _shadow(self) -> ShadowCalibration:
+    def _shadow(self, images: np.ndarray) -> ShadowCalibration:
         path = self.run / SHADOW_FILE
         if not path.exists():
-            raise ValueError(f"--shadow: no {path}; make it with python -m attacker.shadow --run {self.run}")
-        return ShadowCalibration.model_validate_json(path.read_text())
+            raise ValueError(f"--null shadow: no {path}; make it with python -m attacker.shadow --run {self.run}")
+        calibration = ShadowCalibration.model_validate_json(path.read_text())
+        if calibration.probe_digest != probe_digest(images):
+            raise ValueError("the shadow calibration was made for other probes: run python -m attacker.shadow again")
+        return calibration
+
+    def forget(self, version: str) -> None:
+        """Drop this run's observation of `version` (to observe it again, under other output options)."""
+        for path in snapshot_paths(self.run, version):
+            path.unlink(missing_ok=True)
+        if BoundarySet.exists(self.run):
+            BoundarySet.load(self.run).forget(version)
 
     # ------------------------------------------------------------- results and copies
     def publish(self, report: AttackReport) -> dict[str, Path]:

@@ -21,7 +21,6 @@ from __future__ import annotations
 import numpy as np
 
 from attacker.optimizers.base import TINY, log_odds
-from shared.schemas import Confidence
 
 
 def _own(probs: np.ndarray, targets: np.ndarray) -> np.ndarray:
@@ -86,33 +85,6 @@ def separation(scores: np.ndarray) -> np.ndarray:
     if spread == 0:
         spread = np.std(valid) or 1.0
     return (center - scores) / spread
-
-
-# `high` when the top class's lead over the runner-up and its separation from the bulk both reach
-# these (robust SDs), per statistic: the stricter of the first rule (2, 3.5) and the thresholds
-# `python -m evaluation.calibrate` fitted on the held-apart seeds of the cpu and attack-long grids;
-# on their scored seeds every `high` was right (docs/results/calibration.md). A rule looser than
-# (2, 3.5) is never taken: the grids hold no retrain with nothing removed to check it against.
-HIGH_RULES: dict[str, tuple[float, float]] = {"beta": (2.0, 8.0), "logodds": (2.0, 3.5), "logit": (2.0, 3.5),
-                                              "zlogit": (3.0, 3.5)}
-DEFAULT_HIGH_RULE = (2.0, 3.5)  # a statistic not calibrated (yet)
-MEDIUM_LEAD = 1.0
-
-
-def high_rule(statistic: str | None) -> tuple[float, float]:
-    """The (lead, separation) thresholds of `high` for `statistic`."""
-    return HIGH_RULES.get(statistic, DEFAULT_HIGH_RULE)
-
-
-def confidence(scores: np.ndarray, statistic: str | None = None) -> Confidence:
-    """The top class's lead over the runner-up, in the same robust units, and a plain label."""
-    ranking = rank_classes(scores)
-    sep = separation(scores)
-    lead = float(sep[ranking[0]] - sep[ranking[1]])
-    high_lead, high_separation = high_rule(statistic)
-    label = ("high" if lead >= high_lead and sep[ranking[0]] >= high_separation else
-             "medium" if lead >= MEDIUM_LEAD else "low")
-    return Confidence(lead=round(lead, 3), top_separation=round(float(sep[ranking[0]]), 3), label=label)
 
 
 def estimate_removed_count(scores: np.ndarray, cutoff: float = 3.5) -> int:

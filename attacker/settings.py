@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from attacker.inference import STATISTICS
+from attacker.labels import LabelRule
 from attacker.probe_config import ProbeCount, ProbeSpec
 from attacker.probe_methods import METHOD_PARAMS
 from shared.schemas import ProbeMethodParams
@@ -67,6 +68,16 @@ class InferConfig(BaseModel):
     statistic: Literal[tuple(STATISTICS)] = Field(  # type: ignore[valid-type]
         "logodds", description="logodds (robust to saturated probes), beta (the paper's), logit, zlogit: "
                                "see docs/attack.md")
-    top: int | None = Field(None, ge=1, description="how many classes were removed (default: estimated)")
-    shadow: bool = Field(False, description="capability, off by default: measure each class against its null from "
-                                            "the run's shadow calibration (python -m attacker.shadow)")
+    top: int | None = Field(None, ge=1, description="how many classes to name when one stands out (default: "
+                                                    "estimated)")
+    null: Literal["auto", "none", "history", "shadow", "resample"] = Field(
+        "auto", description="the null model each class is measured against (docs/attack.md): history (the other "
+                            "updates the run observed on these probes), shadow (capability, off by default: the "
+                            "run's shadow calibration, python -m attacker.shadow), resample (probe noise only), "
+                            "none; auto: history when the run has observed enough other updates, else none")
+    null_scores: Literal["relative", "centred"] = Field(
+        "relative", description="how an update's scores meet the null's: relative (each update's scores put relative "
+                                "to its own classes' spread: the size of the change set aside) or centred (on the "
+                                "median class only: the size of the change kept); docs/attack.md")
+    rule: LabelRule = Field(default_factory=LabelRule, description="when a class is named, and how sure (the "
+                                                                   "frozen defaults: attacker/labels.py)")

@@ -32,7 +32,7 @@ def probe_digest(images: np.ndarray) -> str:
     return array_digest(images)
 
 
-def _paths(run_dir: Path, version: str) -> tuple[Path, Path]:
+def snapshot_paths(run_dir: Path, version: str) -> tuple[Path, Path]:
     base = Path(run_dir) / "snapshots"
     return base / f"{version}.npz", base / f"{version}.json"
 
@@ -49,7 +49,7 @@ def take_snapshot(client: InferenceClient, probe_set: ProbeSet) -> Snapshot:
     before = client.total_queries
     probs, _ = client.predict(images)
     snapshot = Snapshot(version, probs, client.total_queries - before, probe_digest(images))
-    npz, meta = _paths(probe_set.run_dir, version)
+    npz, meta = snapshot_paths(probe_set.run_dir, version)
     buffer = io.BytesIO()
     np.savez(buffer, probabilities=probs)
     atomic_write(npz, buffer.getvalue())
@@ -60,7 +60,7 @@ def take_snapshot(client: InferenceClient, probe_set: ProbeSet) -> Snapshot:
 
 
 def load_snapshot(run_dir: Path, version: str) -> Snapshot:
-    npz, meta = _paths(run_dir, version)
+    npz, meta = snapshot_paths(run_dir, version)
     if not npz.exists():
         raise FileNotFoundError(f"no snapshot of version {version} in {run_dir}")
     info = json.loads(meta.read_text())

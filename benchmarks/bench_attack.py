@@ -16,8 +16,10 @@ from pathlib import Path
 from rich.console import Console
 
 from devtools.processes import ROOT
-from evaluation.grid import load_grid
+from evaluation.executors import ExecutorConfig
 from evaluation.orchestrate import evaluate
+from evaluation.protocol import load_grid
+from shared.cli import add_model_flags, flag_values
 from evaluation.summary import value
 
 console = Console(stderr=True)
@@ -27,12 +29,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--config", type=Path, default=ROOT / "evaluation" / "configs" / "attack-long.toml")
     parser.add_argument("--workdir", type=Path, default=ROOT / "runs" / "evaluation")
-    parser.add_argument("--executor", choices=["local", "ray"], default="local")
-    parser.add_argument("--workers", type=int, default=1)
+    add_model_flags(parser.add_argument_group("where it runs"), ExecutorConfig)
     parser.add_argument("--out", type=Path, help="tables and figures (default: <workdir>/<grid name>)")
     args = parser.parse_args()
     config = load_grid(args.config)
-    summary = evaluate(config, args.workdir, args.executor, args.workers, args.out,
+    summary = evaluate(config, args.workdir, ExecutorConfig(**flag_values(args, ExecutorConfig)), args.out,
                        "python benchmarks/bench_attack.py " + " ".join(sys.argv[1:]), console)
     console.print(((args.out or args.workdir / config.name) / "results.md").read_text())
     print(f"long_top1_p_ge_0.25={value(summary.top1_p_ge_0_25)} high_precision={value(summary.high_precision)}",

@@ -41,7 +41,7 @@ from developer.unlearning import gradient_ascent, heldout_public_slice
 from shared.artifacts import METADATA_FILE, content_version, load_version, read_metadata, save_version, weights_to_bytes
 from shared.atomic import atomic_write, write_json
 from shared.classes import class_index
-from shared.data import select_forget_set
+from shared.data import forget_count, select_forget_set, select_spread_set
 from shared.digest import array_digest, text_digest
 from shared.models import build_model
 from shared.runtime import seed_everything
@@ -125,6 +125,14 @@ class Developer:
             parts.append(ids[np.isin(ids, self.finetune_indices)])
         return np.unique(np.concatenate(parts))
 
+    def spread_forget_set(self, proportion: float, draw: int) -> np.ndarray:
+        """A null deletion: as many samples of F as a proportion `proportion` of a typical class
+        (the median class size in F) holds, spread evenly over all classes (`draw` seeds it)."""
+        labels = self.splits.dataset.train_y[self.finetune_indices]
+        sizes = np.bincount(labels)
+        count = forget_count(int(np.median(sizes[sizes > 0])), proportion)
+        return select_spread_set(self.finetune_indices, labels, count, self.data.seed, draw)
+
     def export_public(self, path: Path) -> int:
         """Write D0, the public pretraining data of the threat model, as the attacker may hold it: an
         .npz of `images` (N, H, W, C) uint8, `labels` and `label_names`. Never a sample of D_u.
@@ -200,8 +208,8 @@ class Developer:
     def _exact(self, forget: np.ndarray, config: UnlearningConfig, parent: TrainedVersion) -> StageResult:
         order_seed = None
         if config.reseed:
-            order_seed = int.from_bytes(hashlib.sha256(f"{self.data.seed}:{_ids_digest(forget)}".encode())
-                                        .digest()[:4], "little")
+            order_seed = config.order_seed if config.order_seed is not None else int.from_bytes(
+                hashlib.sha256(f"{self.data.seed}:{_ids_digest(forget)}".encode()).digest()[:4], "little")
         result = self._replay_finetune(self.pretrain(), forget, order_seed, config.noise_sigma, "unlearn (exact)")
         result.parent, result.epochs = parent.version, None  # the retraining's length is the regime's
         result.details["method"] = "exact"

@@ -3,7 +3,11 @@ actor per worker, each owning its own `CaseRunner` and server process.
 
 Ray is an optional extra (`pip install .[ray]`): `ray.init()` starts a local instance unless
 RAY_ADDRESS names a cluster. On a cluster the workers must share the grid's work directory
-(checkpoints, probe sets, case results): a shared filesystem.
+(checkpoints, probe sets, case results): a shared filesystem, mounted at the same path. The
+code reaches the nodes either installed there (the project's images) or, with `ship_code`, as
+Ray's runtime_env working directory: this checkout, uploaded by the driver (a laptop pointing
+RAY_ADDRESS at a cluster). A worker asks for `gpus_per_worker` GPUs (the paper profile trains on
+one) and one CPU.
 """
 
 from __future__ import annotations
@@ -11,12 +15,29 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Protocol
+from typing import Literal, Protocol
 
+from pydantic import BaseModel, Field
+
+from devtools.processes import ROOT
 from evaluation.results import CaseResult
 from evaluation.runner import CaseRunner, PrepareTask, StoryTask
 
 Task = PrepareTask | StoryTask
+# what a working directory shipped to a cluster leaves behind: environments, caches, results
+SHIPPED_EXCLUDES = [".venv/", "runs/", ".git/", "docs/results/", "**/__pycache__/", ".pytest_cache/", ".hypothesis/"]
+
+
+class ExecutorConfig(BaseModel):
+    """Where a grid runs; `python -m evaluation`'s flags come from these fields."""
+
+    executor: Literal["local", "ray"] = Field("local", description="local: in this process; ray: actors on ray.init() "
+                                                                   "(RAY_ADDRESS for a cluster)")
+    workers: int = Field(max(1, (os.cpu_count() or 2) // 2), ge=1,
+                         description="Ray actors, each with its own server process")
+    gpus_per_worker: float = Field(0.0, ge=0, description="Ray: GPUs each worker asks for (the paper profile: 1)")
+    ship_code: bool = Field(False, description="Ray: upload this checkout as the workers' working directory (Ray's "
+                                               "runtime_env), for cluster nodes without the package installed")
 
 
 class Executor(Protocol):
@@ -42,7 +63,8 @@ class LocalExecutor:
 class RayExecutor:
     name = "ray"
 
-    def __init__(self, workdir: Path, workers: int, threads: int | None = 1):
+    def __init__(self, workdir: Path, workers: int, threads: int | None = 1, gpus_per_worker: float = 0.0,
+                 ship_code: bool = False):
         try:
             import ray
             from ray.util import ActorPool
@@ -50,10 +72,13 @@ class RayExecutor:
             raise SystemExit("error: --executor ray needs Ray: pip install -e '.[ray]'") from None
         self.ray = ray
         if not ray.is_initialized():
+            runtime_env: dict = {"env_vars": {"TQDM_DISABLE": "1"}}
+            if ship_code:
+                runtime_env.update(working_dir=str(ROOT), excludes=SHIPPED_EXCLUDES)
             ray.init(address=os.environ.get("RAY_ADDRESS"), include_dashboard=False, log_to_driver=False,
-                     runtime_env={"env_vars": {"TQDM_DISABLE": "1"}})
-        remote = ray.remote(num_cpus=1)(CaseRunner)
-        self.actors = [remote.remote(workdir, threads) for _ in range(workers)]
+                     runtime_env=runtime_env)
+        remote = ray.remote(num_cpus=1, num_gpus=gpus_per_worker)(CaseRunner)
+        self.actors = [remote.remote(Path(workdir).resolve(), threads) for _ in range(workers)]
         self.pool = ActorPool(self.actors)
 
     def run(self, tasks: Iterable[Task]) -> Iterator[list[CaseResult]]:
@@ -65,9 +90,7 @@ class RayExecutor:
             self.ray.kill(actor)
 
 
-def make_executor(kind: str, workdir: Path, workers: int) -> Executor:
-    if kind == "ray":
-        return RayExecutor(workdir, workers)
-    if kind == "local":
-        return LocalExecutor(workdir)
-    raise ValueError(f"unknown executor {kind!r}: local or ray")
+def make_executor(config: ExecutorConfig, workdir: Path) -> Executor:
+    if config.executor == "ray":
+        return RayExecutor(workdir, config.workers, gpus_per_worker=config.gpus_per_worker, ship_code=config.ship_code)
+    return LocalExecutor(workdir)

@@ -26,13 +26,16 @@ from typing import Literal
 import numpy as np
 from pydantic import Field, field_validator, model_validator
 
-from attacker import STATISTICS, ProbeSpec, ShadowConfig
+from attacker import STATISTICS, InferConfig, LabelRule, ProbeSpec, ShadowConfig
 from developer.config import REGIMES
 from developer.settings import ModelRecipe
-from shared.digest import Frozen
+from shared.digest import Frozen, text_digest
 from shared.schemas import DeploymentOptions, UnlearningConfig, UnlearningOptions
 
 Method = Literal["exact", "exact-reseeded", "approximate"]
+NullKind = Literal["spread", "retrain"]
+NullChoice = Literal["auto", "none", "history", "shadow", "resample"]
+NullScores = Literal["relative", "centred"]
 
 
 class Recipe(Frozen, ModelRecipe):
@@ -66,19 +69,47 @@ class Defense(Frozen):
             "unlearned-only" if self.before.prune_rate == 0 else f"original-{self.before.prune_rate:g}"
 
 
-class Attacker(Frozen):
-    """What the attacker of a grid holds and does: its probes, its statistic, its shadow models."""
+class Prober(Frozen):
+    """What decides the attacker's run before any update: its probes and its shadow models."""
 
     probes: ProbeSpec = ProbeSpec()
     shadow: ShadowConfig | None = Field(None, description="shadow calibration (needs the public data the harness "
                                                           "hands over); None: off")
-    statistic: Literal[tuple(STATISTICS)] = Field(  # type: ignore[valid-type]
-        "logodds", description="the statistic the attacker reports with")
 
     def capabilities(self) -> list[str]:
         """What the attacker holds beyond the API (named in every table)."""
         public = self.probes.needs_public_data or self.shadow is not None
         return (["public data"] if public else []) + (["shadow models"] if self.shadow is not None else [])
+
+
+class Attacker(Prober):
+    """What the attacker of a grid holds and does: its probes and shadow models, its statistic,
+    its null model and labelling rule."""
+
+    statistic: Literal[tuple(STATISTICS)] = Field(  # type: ignore[valid-type]
+        "logodds", description="the statistic the attacker reports with")
+    null: NullChoice = Field("auto", description="the null model it measures classes against (InferConfig.null)")
+    null_scores: NullScores = Field("relative", description="how an update's scores meet the null's "
+                                                            "(InferConfig.null_scores)")
+    rule: LabelRule = Field(default_factory=LabelRule, description="when it names a class, and how sure")
+
+    def infer_config(self, before: str, after: str) -> InferConfig:
+        return InferConfig(before=before, after=after, statistic=self.statistic, null=self.null,
+                           null_scores=self.null_scores, rule=self.rule)
+
+    @property
+    def prober(self) -> Prober:
+        return Prober(probes=self.probes, shadow=self.shadow)
+
+
+class Nulls(Frozen):
+    """Updates that single out no class, told to the system beside the positive cases and sharing
+    their models and probes: what the attack's false alarms are measured on."""
+
+    spread: int = Field(3, ge=0, description="per original, proportion and method: deletions of as many samples as "
+                                             "the proportion of one class holds, spread at random over all classes")
+    retrains: int = Field(3, ge=0, description="per original: exact retrains with a fresh data order and nothing "
+                                               "removed")
 
 
 class Removal(Frozen):
@@ -101,7 +132,10 @@ class GridConfig(Frozen):
     seeds: list[int] = [0, 1, 2]
     calibration_seeds: list[int] = Field([], description="held apart: thresholds and the headline statistic "
                                                          "are chosen on these, never on `seeds`")
+    nulls: Nulls = Nulls()
     attacker: Attacker = Attacker()
+    protocol: str | None = Field(None, description="the pre-registered protocol (evaluation/protocols/<name>.json) "
+                                                   "the grid's attacker is taken from; its scored seeds must be fresh")
 
     @field_validator("proportions")
     @classmethod
@@ -160,33 +194,62 @@ class ProbeKey(Frozen):
 
     original: OriginalKey
     served: DeploymentOptions
-    attacker: Attacker
+    prober: Prober
+
+
+class HistoryKey(Frozen):
+    """What decides the history an attacker has watched before a case's update: the probe run it
+    was observed on, how the service made its updates (the developer-side options) and which
+    null updates they were (a digest of their stories)."""
+
+    probe: ProbeKey
+    unlearning: UnlearningOptions
+    updates: str
 
 
 class Case(Frozen):
     original: OriginalKey
-    classes: tuple[str, ...]
-    proportion: float
+    classes: tuple[str, ...] = Field(description="the classes removed; none for a null update")
+    proportion: float = Field(description="p of each removed class; for a spread null, the p whose sample count it "
+                                          "deletes; 0 for a retrain")
     method: Method
     defense: Defense
     attacker: Attacker
+    null: NullKind | None = Field(None, description="spread: random samples of every class deleted; retrain: "
+                                                    "nothing deleted, a fresh data order; None: a positive case")
+    draw: int = Field(0, ge=0, description="which null of its kind")
+    history: str = Field("", description="which null updates the attacker watched before this case's (a digest)")
+    protocol: str | None = Field(None, description="the protocol (name and digest) the attacker was frozen by")
     calibration: bool = Field(description="a held-apart seed: used to choose, never scored")
 
     @property
     def probe_key(self) -> ProbeKey:
-        return ProbeKey(original=self.original, served=self.defense.before, attacker=self.attacker)
+        return ProbeKey(original=self.original, served=self.defense.before, prober=self.attacker.prober)
+
+    @property
+    def history_key(self) -> HistoryKey:
+        return HistoryKey(probe=self.probe_key, unlearning=self.defense.unlearning, updates=self.history)
 
     @property
     def statistic(self) -> str:
         return self.attacker.statistic
 
     def unlearning(self) -> UnlearningConfig:
+        # a retrain's fresh order: its own seed, never the original's (which would give θ back)
+        order_seed = int(text_digest(f"retrain {self.original.seed} {self.draw}", 8), 16) if self.null == "retrain" \
+            else None
         base = UnlearningConfig(method="approximate" if self.method == "approximate" else "exact",
-                                reseed=self.method == "exact-reseeded")
+                                reseed=self.method == "exact-reseeded", order_seed=order_seed)
         return base.with_overrides(self.defense.unlearning)
 
+    @property
+    def story(self) -> tuple:
+        """What decides the unlearned version: the cases that share it are one story."""
+        return self.original, self.classes, self.proportion, self.null, self.draw, self.unlearning()
+
     def label(self) -> str:
-        return (f"{self.original.regime} seed {self.original.seed} {'+'.join(self.classes)} p={self.proportion:g} "
+        removed = f"null {self.null} #{self.draw}" if self.null else "+".join(self.classes)
+        return (f"{self.original.regime} seed {self.original.seed} {removed} p={self.proportion:g} "
                 f"{self.method} {self.defense.name}")
 
 
@@ -204,8 +267,37 @@ def expand(config: GridConfig, all_classes: list[str]) -> list[Case]:
                                                                  config.defenses):
                 for classes in _removed_sets(removal, names, seed):
                     cases.append(Case(original=original, classes=classes, proportion=p, method=method,
-                                      defense=defense, attacker=config.attacker,
+                                      defense=defense, attacker=config.attacker, protocol=config.protocol,
                                       calibration=seed in config.calibration_seeds))
+            cases += null_cases(config, original, seed in config.calibration_seeds)
+    return with_histories(cases)
+
+
+def with_histories(cases: list[Case]) -> list[Case]:
+    """Each case with the digest of the null updates its attacker watched first: the nulls of its
+    original made with its developer-side options (they are the history of every such case)."""
+    def key(c: Case) -> tuple:
+        return c.original, c.defense.unlearning.model_dump_json()
+
+    stories: dict[tuple, set[str]] = {}
+    for c in cases:
+        if c.null is not None:
+            stories.setdefault(key(c), set()).add(f"{c.null} {c.draw} {c.proportion:g} {c.method}")
+    return [c.model_copy(update={"history": text_digest(" | ".join(sorted(stories.get(key(c), ()))))})
+            for c in cases]
+
+
+def null_cases(config: GridConfig, original: OriginalKey, calibration: bool) -> list[Case]:
+    """The grid's null updates of one original: spread deletions for every proportion and method
+    (as many draws as `nulls.spread`), and retrains with nothing deleted (`nulls.retrains`), each
+    under every defense."""
+    common = dict(original=original, classes=(), attacker=config.attacker, protocol=config.protocol,
+                  calibration=calibration)
+    cases = [Case(**common, proportion=p, method=method, defense=defense, null="spread", draw=d)
+             for p, method, defense in itertools.product(config.proportions, config.methods, config.defenses)
+             for d in range(config.nulls.spread)]
+    cases += [Case(**common, proportion=0.0, method="exact-reseeded", defense=defense, null="retrain", draw=d)
+              for defense in config.defenses for d in range(config.nulls.retrains)]
     return cases
 
 
@@ -217,16 +309,3 @@ def _removed_sets(removal: Removal, names: list[str], seed: int) -> list[tuple[s
     combos = list(itertools.combinations(names, removal.count))
     picks = np.random.default_rng([seed, 0xC0, removal.count]).permutation(len(combos))[:removal.draws]
     return [combos[i] for i in sorted(picks)]
-
-
-def load_grid(path: Path) -> GridConfig:
-    """The grid at `path`, checked through to its cases (class names, removals) before anything
-    starts; a bad file is a clear error, not a traceback half-way through a grid."""
-    from shared.data import load_dataset  # the dataset's class names
-
-    try:
-        config = GridConfig.load(path)
-        expand(config, list(load_dataset(config.model.dataset).classes))
-    except (OSError, ValueError) as exc:
-        raise SystemExit(f"error: {path}: {exc}") from None
-    return config

@@ -11,10 +11,10 @@ from pathlib import Path
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-from evaluation.executors import Executor, make_executor
-from evaluation.grid import Case, GridConfig, expand
+from evaluation.executors import Executor, ExecutorConfig, make_executor
+from evaluation.grid import Case, GridConfig, HistoryKey, expand
 from evaluation.results import CaseResult, ResultStore
-from evaluation.runner import PrepareTask, StoryTask
+from evaluation.runner import HistoryTask, PrepareTask, StoryTask
 from evaluation.summary import GridSummary, summarise, write_outputs
 from shared.data import load_dataset
 
@@ -26,12 +26,23 @@ def plan(config: GridConfig, store: ResultStore) -> tuple[list[Case], list[Prepa
     todo = [case for case in cases if store.get(case) is None]
     prepare = []
     for seed, group in itertools.groupby(sorted(todo, key=lambda c: c.original.seed), key=lambda c: c.original.seed):
+        group = list(group)
         keys = list({case.probe_key.digest(): case.probe_key for case in group}.values())
-        prepare.append(PrepareTask(seed, tuple(keys)))
+        histories = {case.history_key.digest(): case.history_key for case in group}
+        prepare.append(PrepareTask(seed, tuple(keys), tuple(
+            HistoryTask(key, history_stories(cases, key)) for key in histories.values())))
     stories: dict[tuple, list[Case]] = {}
     for case in todo:
-        stories.setdefault((case.original, case.classes, case.proportion, case.unlearning()), []).append(case)
+        stories.setdefault(case.story, []).append(case)
     return cases, prepare, [StoryTask(tuple(group)) for group in stories.values()]
+
+
+def history_stories(cases: list[Case], key: HistoryKey) -> tuple[Case, ...]:
+    """One null case per null version of the key's original and developer-side options: the
+    updates the attacker watched before (finished cases included: the history is observed anew)."""
+    nulls = {c.story: c for c in cases if c.null is not None and c.original == key.probe.original
+             and c.defense.unlearning == key.unlearning}
+    return tuple(nulls.values())
 
 
 def run_grid(config: GridConfig, workdir: Path, executor: Executor, console: Console) -> list[CaseResult]:
@@ -57,17 +68,17 @@ def run_grid(config: GridConfig, workdir: Path, executor: Executor, console: Con
     return [store.get(case) for case in cases]
 
 
-def evaluate(config: GridConfig, workdir: Path, executor_kind: str, workers: int, out: Path | None, command: str,
+def evaluate(config: GridConfig, workdir: Path, where: ExecutorConfig, out: Path | None, command: str,
              console: Console) -> GridSummary:
     """Run the grid on the chosen executor, then score it and write its tables and figures to `out`
     (default <workdir>/<grid name>). The one entry point of `python -m evaluation` and the benchmarks."""
     start = time.perf_counter()
-    executor = make_executor(executor_kind, workdir, workers)
+    executor = make_executor(where, workdir)
     try:
         results = run_grid(config, workdir, executor, console)
     finally:
         executor.close()
-    summary = summarise(config, results, time.perf_counter() - start)
+    summary = summarise(config, results, time.perf_counter() - start, config.protocol)
     paths = write_outputs(config, results, summary, out or workdir / config.name, command)
     console.print("wrote " + ", ".join(str(p) for p in paths))
     return summary

@@ -1,6 +1,7 @@
 """The grid's figures (PNG): the report's own (per-class score bars for each p, its Figures 2–4
 and 6–8; the pruning defense, its Figure 5) and the ones a reader of this system needs (top-1
-against p with intervals; each defense's privacy against its utility)."""
+against p with intervals; the detector's ROC against null updates; each defense's privacy
+against its utility)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ matplotlib.use("Agg")  # files only
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from evaluation.detector import matched_nulls, nulls, positives, roc_points, undefended  # noqa: E402
 from evaluation.results import CaseResult  # noqa: E402
 from evaluation.scoring import AccuracyRow, DefenseRow, Rate, scored  # noqa: E402
 
@@ -121,4 +123,32 @@ def privacy_utility(rows: list[DefenseRow], path: Path) -> Path | None:
     ax.set_xlabel("test accuracy of the served unlearned model (utility)")
     ax.set_ylabel("attack top-1 accuracy (privacy lost)")
     ax.set_ylim(-0.02, 1.05)
+    return _save(fig, path)
+
+
+def roc(results: list[CaseResult], statistic: str, path: Path) -> Path | None:
+    """The detector's ROC per regime: single-class positives at each p against that regime's nulls
+    of the same size (undefended, scored seeds), on a log false-positive axis where the low-FPR
+    goals live."""
+    pool = undefended(results)
+    regimes = sorted({r.case.original.regime for r in nulls(pool)})
+    if not regimes:
+        return None
+    fig, axes = plt.subplots(1, len(regimes), figsize=(4.8 * len(regimes), 4.2), squeeze=False)
+    for ax, regime in zip(axes[0], regimes):
+        neg = [r for r in nulls(pool) if r.case.original.regime == regime]
+        pos = [r for r in positives(pool) if r.case.original.regime == regime and len(r.truth) == 1]
+        for p in sorted({r.case.proportion for r in pos}):
+            fpr, tpr = roc_points([r for r in pos if r.case.proportion == p], matched_nulls(neg, [p]), statistic)
+            ax.plot(np.maximum(fpr, 1e-3), tpr, drawstyle="steps-post", label=f"p = {p:g}")
+        for goal in (0.01, 0.05):
+            ax.axvline(goal, color="grey", linestyle=":", linewidth=1)
+        ax.plot([1e-3, 1], [1e-3, 1], color="black", linewidth=0.6, linestyle="--", label="chance")
+        ax.set_xscale("log")
+        ax.set_xlim(1e-3, 1)
+        ax.set_ylim(-0.02, 1.02)
+        ax.set_xlabel("false-positive rate on the null updates of the same size")
+        ax.set_ylabel("true-positive rate")
+        ax.set_title(f"{regime}: detection ({statistic})")
+        ax.legend(fontsize=7, loc="lower right")
     return _save(fig, path)

@@ -8,21 +8,24 @@ from pathlib import Path
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from attacker import confidence
+from attacker import LabelRule, separation
 from evaluation.grid import Case
+from evaluation.white_box import WhiteBox
 from shared.atomic import atomic_write
 from shared.digest import text_digest
-from shared.schemas import AttackReport, Confidence
+from shared.schemas import AttackReport, Confidence, Detection
 
 
 class StatisticOutcome(BaseModel):
-    """How one statistic did on the case: the rank of the truth and the confidence it would claim."""
+    """How one statistic did on the case: the rank of the truth, the detection and the label the
+    attacker's rule gives it."""
 
     model_config = ConfigDict(extra="forbid")
 
-    rank: int = Field(ge=1, description="rank of the lowest-ranked removed class (1 = first); "
-                                        "top-N hit when rank <= N, N = number removed")
+    rank: int | None = Field(ge=1, description="rank of the lowest-ranked removed class (1 = first); top-N hit when "
+                                               "rank <= N, N = number removed; None for a null update")
     confidence: Confidence
+    detection: Detection
 
 
 class CaseResult(BaseModel):
@@ -39,27 +42,56 @@ class CaseResult(BaseModel):
     refusal: str | None = None
     outcomes: dict[str, StatisticOutcome] = Field(default_factory=dict, description="per statistic")
     queries: int = 0
+    white_box: WhiteBox | None = Field(None, description="the operator's reading of the same update's weights")
     wall_seconds: float
 
     @property
     def ranked(self) -> bool:
         return self.report is not None and self.report.rankable
 
-    def hit(self, statistic: str | None = None) -> bool:
-        """All removed classes in the top N of the ranking (N = how many were removed)."""
-        outcome = self.outcomes.get(statistic or self.case.statistic)
-        return outcome is not None and outcome.rank <= len(self.truth)
+    @property
+    def null(self) -> bool:
+        """An update that singled out no class: nothing to name, and any class named is a false alarm."""
+        return self.case.null is not None
 
-    def attack_hit(self, statistic: str) -> bool:
-        """`hit` with `statistic` where the report has it; else with the statistic the attacker used
-        (a label-only case is ranked by boundary distances, not by probabilities)."""
-        if statistic not in self.outcomes and self.report is not None and self.report.rankable:
+    def outcome(self, statistic: str | None = None) -> StatisticOutcome | None:
+        """The outcome of `statistic` (default: the case's) where the report has it; else of the
+        statistic the attacker ranked by (a label-only case is ranked by boundary distances)."""
+        statistic = statistic or self.case.statistic
+        if statistic not in self.outcomes and self.ranked:
             statistic = self.report.statistic
-        return self.hit(statistic)
+        return self.outcomes.get(statistic)
+
+    def hit(self, statistic: str | None = None) -> bool:
+        """All removed classes in the top N of the ranking (N = how many were removed); never for a null."""
+        outcome = self.outcome(statistic)
+        return outcome is not None and outcome.rank is not None and outcome.rank <= len(self.truth)
 
     def label(self, statistic: str | None = None) -> str | None:
-        outcome = self.outcomes.get(statistic or self.case.statistic)
+        outcome = self.outcome(statistic)
         return outcome.confidence.label if outcome else None
+
+    def detection_score(self, statistic: str | None = None) -> float:
+        """The detection score (more = more evidence of a targeted update); a case without a ranking
+        counts as no evidence at all."""
+        outcome = self.outcome(statistic)
+        return outcome.detection.score if outcome else float("-inf")
+
+    def plain_score(self, statistic: str | None = None) -> float:
+        """The detection score of the attack as it was before null models: how far the top class's
+        raw score stands out from the other classes' (its separation), for the comparison."""
+        if not self.ranked:
+            return float("-inf")
+        statistic = statistic or self.case.statistic
+        if statistic not in self.outcomes:
+            statistic = self.report.statistic
+        raw = self.report.raw_statistics.get(statistic) or (
+            self.report.scores if statistic == self.report.statistic else self.report.other_statistics[statistic])
+        return float(np.nanmax(separation(np.array([np.nan if v is None else v for v in raw.values()]))))
+
+    def high_right(self, statistic: str | None = None) -> bool:
+        """A `high` that named the truth (a `high` on a null is wrong)."""
+        return self.label(statistic) == "high" and self.hit(statistic)
 
 
 class ResultStore:
@@ -76,7 +108,8 @@ class ResultStore:
         if not path.exists():
             return None
         stored = CaseResult.model_validate_json(path.read_text())
-        return stored.model_copy(update={"case": case, "outcomes": outcomes(stored.report, case.classes)})
+        return stored.model_copy(update={"case": case, "outcomes": outcomes(stored.report, case.classes,
+                                                                            case.attacker.rule)})
 
     def put(self, result: CaseResult) -> None:
         atomic_write(self.root / f"{result.case_id}.json", result.model_dump_json(indent=1).encode())
@@ -84,23 +117,26 @@ class ResultStore:
 
 def case_id(case: Case) -> str:
     """What the case computes: the case itself, every parameter resolved (defaults included, so a
-    changed default is never served from an old result); whether its seed is held apart does not
-    matter."""
-    return text_digest(case.model_dump_json(exclude={"calibration"}), 16)
+    changed default is never served from an old result). Whether its seed is held apart does not
+    matter, nor does the labelling rule: the labels are read from the report's scores and
+    detection when the case is scored (`outcomes`), so a calibration can try rules on stored cases."""
+    return text_digest(case.model_dump_json(exclude={"calibration": True, "attacker": {"rule": True}}), 16)
 
 
-def outcomes(report: AttackReport | None, truth: tuple[str, ...] | list[str]) -> dict[str, StatisticOutcome]:
-    """For each statistic the report carries: the rank of the truth and the confidence it would give.
-    Ties count against the attack: a removed class shares its rank with every class scoring as low
-    or lower, and an unscored one ranks last."""
+def outcomes(report: AttackReport | None, truth: tuple[str, ...] | list[str],
+             rule: LabelRule) -> dict[str, StatisticOutcome]:
+    """For each statistic the report carries: the rank of the truth (none for a null), its
+    detection, and the label `rule` gives it. Ties count against the attack: a removed class
+    shares its rank with every class scoring as low or lower, and an unscored one ranks last."""
     if report is None or not report.rankable:
         return {}
     classes = list(report.scores)
-    every = {report.statistic: report.scores, **report.other_statistics}
+    every = {report.statistic: (report.scores, report.detection),
+             **{name: (scores, report.other_detections[name]) for name, scores in report.other_statistics.items()}}
     out = {}
-    for name, by_class in every.items():
+    for name, (by_class, detection) in every.items():
         scores = np.array([np.inf if by_class[c] is None or np.isnan(by_class[c]) else by_class[c] for c in classes])
-        rank = max(int((scores <= scores[classes.index(t)]).sum()) for t in truth)
-        out[name] = StatisticOutcome(rank=rank, confidence=confidence(np.where(np.isinf(scores), np.nan, scores),
-                                                                      name))
+        rank = max(int((scores <= scores[classes.index(t)]).sum()) for t in truth) if truth else None
+        out[name] = StatisticOutcome(rank=rank, detection=detection,
+                                     confidence=rule.label(np.where(np.isinf(scores), np.nan, scores), detection))
     return out

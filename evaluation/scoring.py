@@ -1,21 +1,21 @@
 """Scoring the attacker's reports against the truth: accuracy with Wilson intervals, what each
-defense buys and costs, and whether the confidence labels mean what they say.
+defense buys and costs, and whether the confidence labels mean what they say (the detector's
+own table, against null updates: evaluation/detector.py).
 
-Only scored seeds enter the tables. What is chosen from data — the headline statistic, the
-thresholds of a confidence rule — is chosen on the held-apart calibration seeds.
+Only scored seeds enter the tables. What is chosen from data — the headline statistic, the null
+model, the labelling rule's thresholds — is chosen on calibration seeds and frozen before the
+scored seeds run (evaluation/protocol.py).
 """
 
 from __future__ import annotations
 
 import math
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 
 from pydantic import BaseModel, ConfigDict
 
 from evaluation.results import CaseResult
-
-HIGH_PRECISION_GOAL = 0.95
 
 
 def wilson(hits: int, n: int, z: float = 1.96) -> tuple[float, float]:
@@ -63,15 +63,9 @@ def statistics_of(results: list[CaseResult]) -> list[str]:
     return sorted({name for r in results for name in r.outcomes})
 
 
-def best_statistic(results: list[CaseResult]) -> tuple[str, str]:
-    """The statistic with the highest top-N accuracy on the calibration cases, and how it was chosen.
-    Without calibration cases the attacker's configured statistic is used (nothing is chosen)."""
-    calibration = held_apart(results)
-    configured = results[0].case.statistic
-    if not calibration:
-        return configured, "the configured statistic (no calibration seeds)"
-    ranked = sorted(statistics_of(calibration), key=lambda s: (-sum(r.hit(s) for r in calibration), s != configured))
-    return ranked[0], f"best top-N accuracy on {len(calibration)} calibration cases"
+def found(results: list[CaseResult]) -> list[CaseResult]:
+    """The positive cases: updates that removed classes (nulls have nothing to find)."""
+    return [r for r in results if not r.null]
 
 
 # ---------------------------------------------------------------- tables
@@ -89,7 +83,7 @@ class AccuracyRow(BaseModel):
 
 def accuracy_table(results: list[CaseResult]) -> list[AccuracyRow]:
     groups: dict[tuple, list[CaseResult]] = defaultdict(list)
-    for r in scored(results):
+    for r in found(scored(results)):
         c = r.case
         groups[(c.original.regime, c.proportion, c.method, c.defense.name, len(c.classes))].append(r)
     rows = []
@@ -122,7 +116,7 @@ class DefenseRow(BaseModel):
 
 
 def defense_table(results: list[CaseResult], statistic: str) -> list[DefenseRow]:
-    results = scored(results)
+    results = found(scored(results))
     baseline = {_story(r): r for r in results if not r.case.defense.active}
     groups: dict[tuple, list[CaseResult]] = defaultdict(list)
     for r in results:
@@ -133,8 +127,8 @@ def defense_table(results: list[CaseResult], statistic: str) -> list[DefenseRow]
         rows.append(DefenseRow(
             defense=name, regime=regime, cases=len(group), defended=group[0].case.defense.active,
             pruning=group[0].case.defense.pruning,
-            attack_accuracy=Rate.of(r.attack_hit(statistic) for r in group),
-            success=Rate.of(not r.attack_hit(statistic) for b, r in paired if b.hit(statistic)),
+            attack_accuracy=Rate.of(r.hit(statistic) for r in group),
+            success=Rate.of(not r.hit(statistic) for b, r in paired if b.hit(statistic)),
             accuracy_served=round(sum(r.accuracy_served for r in group) / len(group), 4),
             accuracy_cost=round(sum(b.accuracy_served - r.accuracy_served for b, r in paired) / max(len(paired), 1), 4),
             refused=sum(not r.ranked for r in group)))
@@ -146,44 +140,17 @@ def _story(r: CaseResult) -> tuple:
     return c.original, c.classes, c.proportion, c.method
 
 
-# ---------------------------------------------------------------- calibration of the confidence labels
+# ---------------------------------------------------------------- the confidence labels
 class LabelRow(BaseModel):
     label: str
-    right: Rate
+    right: Rate  # named labels: the truth named (a class named on a null is wrong); none: it was a null
 
 
-def calibration_table(results: list[CaseResult], statistic: str,
-                      label_of: Callable[[CaseResult], str | None] | None = None) -> list[LabelRow]:
-    """How often a ranking labelled high / medium / low named the removed class(es)."""
-    label_of = label_of or (lambda r: r.label(statistic))
+def calibration_table(results: list[CaseResult], statistic: str) -> list[LabelRow]:
+    """How often each label was right, over positives and nulls of the scored seeds."""
     rows = []
-    for label in ("high", "medium", "low"):
-        group = [r for r in scored(results) if label_of(r) == label]
-        rows.append(LabelRow(label=label, right=Rate.of(r.hit(statistic) for r in group)))
+    for label in ("high", "medium", "low", "none"):
+        group = [r for r in scored(results) if r.label(statistic) == label]
+        right = (r.null if label == "none" else r.hit(statistic) for r in group)
+        rows.append(LabelRow(label=label, right=Rate.of(right)))
     return rows
-
-
-class HighRule(BaseModel):
-    """`high` when lead >= `lead` and top separation >= `separation` (attacker/inference.py)."""
-
-    lead: float
-    separation: float
-    calibration: Rate  # precision on the calibration cases it was chosen on
-    covered: int
-
-
-def fit_high_rule(results: list[CaseResult], statistic: str, goal: float = HIGH_PRECISION_GOAL,
-                  margin: float = 0.03, min_support: int = 10) -> HighRule | None:
-    """The loosest (lead, separation) thresholds whose `high` rankings were right at least
-    `goal` + `margin` of the time on the calibration cases (with at least `min_support` of them);
-    None when no thresholds reach it or there are no calibration cases."""
-    calibration = [r for r in held_apart(results) if statistic in r.outcomes]
-    best = None
-    for lead in (0.5, 1.0, 1.5, 2.0, 3.0, 4.0, 6.0, 8.0, 12.0):
-        for separation in (2.0, 3.5, 5.0, 8.0, 12.0, 20.0):
-            chosen = [r for r in calibration if r.outcomes[statistic].confidence.lead >= lead
-                      and r.outcomes[statistic].confidence.top_separation >= separation]
-            rate = Rate.of(r.hit(statistic) for r in chosen)
-            if rate.n >= min_support and rate.value >= goal + margin and (best is None or rate.n > best.covered):
-                best = HighRule(lead=lead, separation=separation, calibration=rate, covered=rate.n)
-    return best

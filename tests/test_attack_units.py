@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from attacker.capabilities import Capabilities, from_answers, from_model_info
-from attacker.inference import STATISTICS, class_scores, confidence, estimate_removed_count, rank_classes, \
+from attacker.inference import STATISTICS, class_scores, estimate_removed_count, rank_classes, \
     separation
 from attacker.optimizers import LowResNES
 from attacker.optimizers.base import log_odds
@@ -138,15 +138,13 @@ def test_separation_is_a_robust_z_score_below_the_median():
     assert estimate_removed_count(scores) == 1
 
 
-@pytest.mark.parametrize("scores, label", [
-    ([-10.0, 0.0, 0.1, -0.1, 0.2, -0.2, 0.05, -0.05], "high"),   # one class far below a tight bulk
-    ([-10.0, -9.95, 0.0, 0.1, -0.1, 0.2, -0.2, 0.05], "low"),    # two classes tied far below
-    ([-0.45, 0.0, 0.1, -0.1, 0.2, -0.2, 0.05, -0.05], "medium"),  # ahead, but not an outlier
+@pytest.mark.parametrize("scores, outliers", [
+    ([-10.0, 0.0, 0.1, -0.1, 0.2, -0.2, 0.05, -0.05], 1),   # one class far below a tight bulk
+    ([-10.0, -9.95, 0.0, 0.1, -0.1, 0.2, -0.2, 0.05], 2),   # two classes far below
+    ([-0.45, 0.0, 0.1, -0.1, 0.2, -0.2, 0.05, -0.05], 0),  # ahead, but not an outlier
 ])
-def test_confidence_labels(scores, label):
-    c = confidence(np.array(scores))
-    assert c.label == label, c
-    assert estimate_removed_count(np.array(scores)) == {"high": 1, "low": 2, "medium": 0}[label]
+def test_the_removed_count_is_the_number_of_outliers(scores, outliers):
+    assert estimate_removed_count(np.array(scores)) == outliers
 
 
 # ------------------------------------------------------------------ capabilities

@@ -18,6 +18,7 @@ import httpx
 import numpy as np
 import pytest
 
+from attacker import Campaign, LabelRule
 from attacker.client import ApiError, BudgetExhausted, InferenceClient, VersionChanged
 from attacker.optimizers import LowResNES
 from attacker.snapshots import probe_digest
@@ -35,17 +36,38 @@ SEED = 2026
 DRAWN = CLASSES[int(np.random.default_rng(SEED).choice([c for c in range(10) if CLASSES[c] != "ship"]))]
 
 
+HISTORY = 8
+
+
 @pytest.fixture(scope="module")
-def models(tmp_path_factory):
+def developer(tmp_path_factory):
+    return developer_from_settings(DeveloperSettings(workdir=tmp_path_factory.mktemp("dev"), **TINY))
+
+
+@pytest.fixture(scope="module")
+def models(developer):
     """A tiny original model; its exact unlearning of all of 'ship'; of all of the drawn class; and a
     null version: retrained with a fresh data order, nothing deleted (trained once per module)."""
-    dev = developer_from_settings(DeveloperSettings(workdir=tmp_path_factory.mktemp("dev"), **TINY))
+    dev = developer
     original = dev.finetune()
     ship = dev.unlearn(dev.forget_set([(dev.class_index("ship"), 1.0)]))
     drawn = dev.unlearn(dev.forget_set([(dev.class_index(DRAWN), 1.0)]))
     null = dev.unlearn(np.empty(0, np.int64), UnlearningConfig(reseed=True))
     assert len({original.version, ship.version, drawn.version, null.version}) == 4
     return original, ship, drawn, null
+
+
+@pytest.fixture(scope="module")
+def nulls(developer, models):
+    """Updates that single out no class, as a service makes them between deletion requests:
+    deletions of a tenth of a class's worth of random samples, and retrains with a fresh order."""
+    dev = developer
+    spread = [dev.unlearn(dev.spread_forget_set(0.5, d)) for d in range(HISTORY // 2)]
+    retrains = [dev.unlearn(np.empty(0, np.int64), UnlearningConfig(reseed=True, order_seed=1000 + d))
+                for d in range(HISTORY - HISTORY // 2 + 1)]
+    versions = spread + retrains
+    assert len({v.version for v in versions} | {m.version for m in models}) == len(versions) + len(models)
+    return versions
 
 
 @pytest.fixture
@@ -155,6 +177,35 @@ def test_nothing_removed_gets_no_confident_ranking(served, models, probed, tmp_p
     attacker("infer", "--run", str(run), server=server)
     report = report_of(run)
     assert report.rankable and report.confidence.label != "high", (report.confidence, report.scores)
+
+
+def test_the_history_of_watched_updates_is_the_null_a_class_is_measured_against(served, models, nulls, probed,
+                                                                                 tmp_path):
+    """A long-running attacker snapshots every version it sees; the updates it watched before are
+    the null of the next one: the class removed then stands out against its own noise, and a
+    further update that removed nothing is not called targeted."""
+    server = served()
+    for version in nulls:
+        push_version(version.path, server.url, server.token, deploy=False)
+    run = tmp_path / "attack"
+    shutil.copytree(probed, run)
+    with InferenceClient(server.url) as client:
+        campaign = Campaign(client, run)
+        for version in nulls[:HISTORY]:  # watched, one update after another
+            deploy_version(server, version)
+            campaign.snapshot()
+    deploy_version(server, models[1])  # ship removed
+    attacker("infer", "--run", str(run), "--null", "history", server=server)
+    report = report_of(run)
+    assert report.detection.null_model == "history" and report.detection.null_draws == HISTORY
+    assert report.ranking[0] == report.inferred[0] == "ship", report.scores
+    assert report.confidence.label in ("high", "medium") and report.detection.p_value <= LabelRule().medium_p
+    assert set(report.raw_statistics) == {"beta", "logodds", "logit", "zlogit"}
+    deploy_version(server, nulls[HISTORY])  # nothing removed, once more
+    attacker("infer", "--run", str(run), "--after", nulls[HISTORY].version, server=server)  # auto: the history
+    quiet = report_of(run)
+    assert quiet.detection.null_model == "history" and quiet.detection.null_draws == HISTORY + 1
+    assert quiet.confidence.label in ("none", "low"), (quiet.confidence, quiet.detection)
 
 
 def test_interrupted_probing_resumes_to_exactly_the_uninterrupted_run(served, tmp_path):

@@ -3,15 +3,19 @@ system, locally and on Ray, resumed without recomputing anything."""
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 from rich.console import Console
 
+from attacker import LabelRule
+from evaluation.ceiling import ceiling_table
+from evaluation.detector import detector_table
 from evaluation.executors import LocalExecutor, RayExecutor
-from evaluation.grid import Defense, GridConfig, Removal, expand
+from evaluation.grid import Attacker, Defense, GridConfig, Removal, expand
 from evaluation.orchestrate import plan, run_grid
+from evaluation.protocol import PROTOCOLS, Protocol, check_fresh, load_grid
 from evaluation.results import ResultStore
 from evaluation.scoring import Rate, accuracy_table, calibration_table, wilson
 from evaluation.summary import summarise, write_outputs
@@ -33,6 +37,22 @@ def test_wilson_interval_matches_known_values():
 def test_grid_refuses_scoring_on_its_calibration_seeds():
     with pytest.raises(ValueError, match="must not overlap"):
         GridConfig(name="x", seeds=[0, 1], calibration_seeds=[1])
+
+
+def test_a_scored_seed_that_any_calibration_or_development_run_used_is_refused(tmp_path):
+    configs = tmp_path / "configs"
+    configs.mkdir()
+    (configs / "cal.toml").write_text('name = "cal"\nseeds = []\ncalibration_seeds = [7, 8]\n')
+    protocol = Protocol(name="p", frozen_on="2026-11-29", attacker=Attacker(), chosen_on=["cal"],
+                        excluded_seeds=[3])
+    check_fresh([1, 2], protocol, configs)  # fresh
+    with pytest.raises(ValueError, match=r"seeds \[8\] are calibration seeds of \['cal.toml'\]"):
+        check_fresh([2, 8], protocol, configs)
+    with pytest.raises(ValueError, match=r"seeds \[3\] were used in development"):
+        check_fresh([3], protocol, configs)
+    # the committed grids themselves: none scores a seed another holds apart
+    for path in (ROOT / "evaluation" / "configs").glob("*.toml"):
+        load_grid(path)
     with pytest.raises(ValueError, match="proportions"):
         GridConfig(name="x", proportions=[0.0])
     with pytest.raises(ValueError):
@@ -44,8 +64,12 @@ def test_expand_covers_the_grid_and_draws_multi_class_removals():
                         removals=[Removal(count=1), Removal(count=2, draws=4)],
                         defenses=[Defense(name="none"), Defense(name="top-3", before={"top_k": 3}, after={"top_k": 3})])
     cases = expand(config, CLASSES)
-    assert len(cases) == 3 * 2 * 2 * (10 + 4)
-    assert sum(c.calibration for c in cases) == 2 * 2 * (10 + 4)
+    positives = [c for c in cases if c.null is None]
+    assert len(positives) == 3 * 2 * 2 * (10 + 4)
+    assert sum(c.calibration for c in positives) == 2 * 2 * (10 + 4)
+    # nulls per seed: spread deletions per proportion and defense, retrains per defense (3 each by default)
+    assert len(cases) - len(positives) == 3 * 2 * (2 * 3 + 3)
+    assert {c.classes for c in cases if c.null} == {()}
     pairs = {c.classes for c in cases if len(c.classes) == 2 and c.original.seed == 0}
     assert len(pairs) == 4 and all(len(set(p)) == 2 for p in pairs)
     assert expand(config, CLASSES) == cases  # seeded: the same grid every time
@@ -57,7 +81,7 @@ def test_expand_covers_the_grid_and_draws_multi_class_removals():
 @pytest.fixture(scope="module")
 def local_grid(tmp_path_factory):
     workdir = tmp_path_factory.mktemp("evaluation")
-    config = GridConfig.load(TINY)
+    config = load_grid(TINY)
     executor = LocalExecutor(workdir, threads=1)
     try:
         results = run_grid(config, workdir, executor, QUIET)
@@ -66,24 +90,62 @@ def local_grid(tmp_path_factory):
     return config, workdir, results
 
 
+def test_the_attackers_default_rule_claims_no_more_than_any_frozen_protocol():
+    """The CLI's labels come from the attacker's defaults: they may be stricter than a protocol's
+    rule, never looser, so no report says `high` where no frozen, calibrated rule would."""
+    default = LabelRule()
+    frozen = [Protocol.load(path) for path in sorted(PROTOCOLS.glob("*.json"))]
+    assert frozen, "no frozen protocol"
+    for protocol in frozen:
+        rule = protocol.attacker.rule
+        assert default.high_p <= rule.high_p and default.medium_p <= rule.medium_p and default.name_p <= rule.name_p
+        assert default.high_separation is None or (rule.high_separation is not None
+                                                    and default.high_separation >= rule.high_separation)
+        assert default.medium_separation >= rule.medium_separation
+        assert default.name_separation >= rule.name_separation
+
+
 @pytest.mark.slow
 def test_tiny_grid_runs_through_the_real_system_and_scores(local_grid, tmp_path):
     config, workdir, results = local_grid
-    assert len(results) == 2 * 2 * 2  # (scored + calibration seed) x 2 classes x 2 proportions
+    positives = [r for r in results if not r.null]
+    assert len(positives) == 2 * 2 * 2  # (scored + calibration seed) x 2 classes x 2 proportions
+    assert len(results) - len(positives) == 2 * (2 * 2 + 2)  # per seed: 2 spread nulls per p, 2 retrains
+    versions = {r.unlearned_version for r in results}
+    assert len(versions) == len(results)  # every null is an update of its own
     for r in results:
         assert r.ranked and r.report.capabilities == []  # the default attacker: the API alone
         assert set(r.outcomes) == {"beta", "logodds", "logit", "zlogit"}
         assert r.queries > 0 and 0 <= r.accuracy_served <= 1 and r.original_version != r.unlearned_version
+        # the attacker watched the seed's other null updates first: its history null
+        detection = r.report.detection
+        assert detection.null_model == "history" and detection.null_draws == 6 - r.null
+        assert 0 < detection.p_value <= 1 and detection.score == pytest.approx(-np.log10(detection.p_value), abs=1e-3)
+    for r in results:
+        if r.null:
+            assert r.truth == [] and not r.hit() and r.outcome().rank is None
+        # the operator's reading of the same update's weights, for the ceiling table
+        assert r.white_box is not None and (r.white_box.bias.rank is None) == r.null
+    ceiling = ceiling_table(results, "logodds")
+    assert {row.group for row in ceiling} == {"p = 0.1", "p = 0.5", "p ≥ 0.1"}
+    assert all(row.bias_top1.n == row.positives and row.bias_auc is not None for row in ceiling)
     rows = accuracy_table(results)
-    assert len(rows) == 2 * 4  # proportions x statistics, scored seed only
+    assert len(rows) == 2 * 4  # proportions x statistics, scored seed's positives only
     assert all(row.accuracy.n == 2 for row in rows)
-    assert sum(row.right.n for row in calibration_table(results, "logodds")) == 4
+    assert sum(row.right.n for row in calibration_table(results, "logodds")) == 4 + 6  # positives and nulls
+    detector = detector_table(results, "logodds")
+    assert {row.group for row in detector} == {"p = 0.1", "p = 0.5", "p ≥ 0.1"}
+    # against the nulls of the same size: that p's spread deletions and the retrains
+    assert all(row.nulls == (6 if row.group == "p ≥ 0.1" else 4) and 0 <= row.auc <= 1 for row in detector)
     summary = summarise(config, results, 1.0)
-    assert summary.scored == 4 and summary.statistic_chosen_by.startswith("best top-N accuracy on 4 calibration")
-    assert summary.line().startswith("top1_p_ge_0.1=") and "top1_p_0.003=nan" in summary.line()
+    assert summary.scored == 4 + 6 and summary.nulls == 6 and summary.null_high_rate.n == 6
+    line = summary.line()
+    assert line.startswith("top1_p_ge_0.1=") and "top1_p_0.003=nan" in line and " auc=" in line
+    assert "tpr_at_5pct_fpr=" in line and "null_high_rate=" in line
     paths = write_outputs(config, results, summary, tmp_path / "out")
     names = {p.name for p in paths}
-    assert {"accuracy.csv", "cases.csv", "summary.json", "results.md", "top1-vs-p.png", "score-bars.png"} <= names
+    assert {"accuracy.csv", "detection.csv", "cases.csv", "summary.json", "results.md", "top1-vs-p.png",
+            "score-bars.png", "roc.png"} <= names
     assert len((tmp_path / "out" / "cases.csv").read_text().splitlines()) == 1 + len(results)
 
 
@@ -91,7 +153,7 @@ def test_tiny_grid_runs_through_the_real_system_and_scores(local_grid, tmp_path)
 def test_tiny_grid_gives_the_golden_rankings_scores_and_query_counts(local_grid):
     """The harness drives the attacker's library; the numbers are those of the code before (issue 17)."""
     _, _, results = local_grid
-    check_golden("tiny-grid", {r.case.label(): fingerprint(r.report) for r in results})
+    check_golden("tiny-grid", {r.case.label(): fingerprint(r.report) for r in results if not r.null})
 
 
 class MustNotRun:
@@ -123,18 +185,20 @@ def test_a_resumed_grid_recomputes_nothing_and_an_interrupted_one_only_the_rest(
 
 @pytest.mark.slow
 def test_ray_executor_gives_the_local_results(local_grid, tmp_path):
+    """Everything through Ray from an empty work directory: its two workers pretrain, fine-tune,
+    probe, watch the history and tell the stories, and every case comes out as the local run's."""
     config, workdir, results = local_grid
     ray = pytest.importorskip("ray")  # the [ray] extra; part of [dev]
     ray_workdir = tmp_path / "ray"
-    for part in ("developer", "probes"):  # the trained models and probe sets; the cases are recomputed
-        shutil.copytree(workdir / part, ray_workdir / part)
-    executor = RayExecutor(ray_workdir, workers=1, threads=1)
+    executor = RayExecutor(ray_workdir, workers=2, threads=1)
     try:
         on_ray = run_grid(config, ray_workdir, executor, QUIET)
     finally:
         executor.close()
         ray.shutdown()
+    assert (ray_workdir / "developer").is_dir() and (ray_workdir / "probes").is_dir()  # trained and probed there
     assert [r.case_id for r in on_ray] == [r.case_id for r in results]
-    assert [{k: o.rank for k, o in r.outcomes.items()} for r in on_ray] == \
-        [{k: o.rank for k, o in r.outcomes.items()} for r in results]
+    assert [r.unlearned_version for r in on_ray] == [r.unlearned_version for r in results]
+    assert [fingerprint(r.report) for r in on_ray] == [fingerprint(r.report) for r in results]
+    assert [r.report.detection for r in on_ray] == [r.report.detection for r in results]
     assert [r.accuracy_served for r in on_ray] == [r.accuracy_served for r in results]

@@ -20,7 +20,9 @@ import pytest
 import torch
 
 from attacker.capabilities import from_model_info
-from attacker.label_only.attack import analyse_boundaries
+from attacker.label_only.attack import analyse_boundaries, boundary_scores
+from attacker.labels import LabelRule
+from attacker.nulls import history_null
 from attacker.label_only.distance import BoundaryDistance
 from attacker.label_only.inputs import choose_balanced, noise_inputs
 from attacker.label_only.statistics import BOUNDARY_STATISTICS, boundary
@@ -136,18 +138,49 @@ def test_lowering_a_class_s_bias_ranks_it_first_and_identical_models_change_noth
     m_before = bset.measurer.measure(before.labels_of, x, bset.directions)
     assert len(np.unique(m_before.labels)) >= 8  # most classes are scored
     m_after = bset.measurer.measure(after.labels_of, x, bset.directions)
-    report = analyse_boundaries(bset, ("v0", m_before), ("v1", m_after), None, [])
+    report = analyse_boundaries(bset, ("v0", m_before), ("v1", m_after), None, [], None, LabelRule())
     assert report.rankable and report.statistic == "boundary"
     assert report.ranking[0] == report.inferred[0] == CLASSES[removed], report.scores
-    assert report.confidence.label != "low", report.confidence
+    assert report.confidence.label in ("medium", "high"), report.confidence
     assert set(report.other_statistics) == set(BOUNDARY_STATISTICS) - {"boundary"}
     AttackReport.model_validate_json(report.model_dump_json())  # the same shape as the probes' reports
     # the null: the same model twice changes no distance, so no class scores and nothing stands out
     same = bset.measurer.measure(before.labels_of, x, bset.directions)
     scores = boundary(m_before, same, 10, params.resolution)
     assert np.all(scores[~np.isnan(scores)] == 0.0)
-    null = analyse_boundaries(bset, ("v0", m_before), ("v0b", same), None, [])
-    assert null.confidence.label == "low" and null.removed_count.estimated == 0
+    null = analyse_boundaries(bset, ("v0", m_before), ("v0b", same), None, [], None, LabelRule())
+    assert null.confidence.label == "none" and null.inferred == [] and null.removed_count.estimated == 0
+
+
+def test_the_label_only_attack_measures_classes_against_its_history_too(tmp_path):
+    """The same treatment as the probes: boundary measurements of the updates watched before are
+    the null; a class whose bias is lowered stands out against it, a further update that moved
+    every bias a little (and a fragile class a lot) does not."""
+    before = linear_model()
+    rng = np.random.default_rng(5)
+
+    def nudged(drop: float = 0.0) -> Linear:
+        shift = rng.normal(0, 0.01, 10)
+        shift[4] = rng.normal(0, 0.2)  # a fragile class: its region moves on every update
+        shift[7] -= drop
+        return Linear(before.w, before.b + shift)
+
+    pool = noise_inputs(2000, SHAPE, np.random.default_rng([0, 0]))
+    x = pool[choose_balanced(before.labels_of(pool), 10, 10)]
+    params = BoundaryParams(directions=8, max_radius=2.0, steps=10, seed=0)
+    bset = _boundary_set(tmp_path, x, params)
+    m_before = bset.measurer.measure(before.labels_of, x, bset.directions)
+    history = {f"h{k}": bset.measurer.measure(nudged().labels_of, x, bset.directions) for k in range(8)}
+    null = history_null(lambda statistic, m: boundary_scores(bset, m_before, m, statistic), history)
+    rule = LabelRule()
+    removed = bset.measurer.measure(nudged(drop=0.15).labels_of, x, bset.directions)
+    report = analyse_boundaries(bset, ("v0", m_before), ("v1", removed), None, [], null, rule)
+    assert report.detection.null_model == "history" and report.ranking[0] == CLASSES[7], report.scores
+    assert report.confidence.label in ("high", "medium") and report.detection.p_value <= rule.medium_p
+    quiet = analyse_boundaries(bset, ("v0", m_before), ("v2", bset.measurer.measure(nudged().labels_of, x,
+                                                                                     bset.directions)),
+                               None, [], null, rule)
+    assert quiet.confidence.label in ("none", "low"), (quiet.confidence, quiet.detection)
 
 
 def test_probe_refusal_points_to_the_label_only_attack():

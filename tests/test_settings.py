@@ -8,6 +8,7 @@ from pydantic import ValidationError
 
 from attacker.__main__ import build_parser as attacker_parser
 from attacker.__main__ import method_params
+from attacker.labels import LabelRule
 from attacker.probe_methods import METHOD_PARAMS
 from attacker.settings import AttackerSettings, InferConfig, ProbingConfig
 from developer.__main__ import build_parser as developer_parser
@@ -26,8 +27,8 @@ from tests.conftest import make_meta
 
 def fields_without_flag(parser, command: str, models) -> dict[str, set[str]]:
     """For each model, the fields that `command` has no flag for (empty: all covered). A method's
-    `name` is the value of --method, not a flag of its own."""
-    have = dests(parser, command) | {"name"}
+    `name` is the value of --method, not a flag of its own; `infer`'s `rule` is LabelRule's flags."""
+    have = dests(parser, command) | {"name", "rule"}
     return {model.__name__: set(model.model_fields) - have for model in models if set(model.model_fields) - have}
 
 
@@ -95,7 +96,7 @@ def test_published_training_facts_are_an_allow_list():
 
 @pytest.mark.parametrize("command, models", [
     ("probe", [AttackerSettings, ProbingConfig, *METHOD_PARAMS.values()]),
-    ("infer", [AttackerSettings, InferConfig]),
+    ("infer", [AttackerSettings, InferConfig, LabelRule]),
     ("snapshot", [AttackerSettings]),
     ("boundary", [AttackerSettings, BoundaryParams]),
 ])
@@ -144,6 +145,7 @@ def test_an_attack_report_round_trips_and_refuses_inconsistent_content():
         "versions": {"before": "a", "after": "b"}, "probes_per_class": {"x": 1, "y": 1},
         "probe_method": {"name": "nes", "max_queries": 500},
         "queries": {"probing": 10, "snapshot_before": 2, "snapshot_after": 2}, "statistic": "logodds",
+        "detection": {"score": 3.0},
         "rankable": True, "ranking": ["x", "y"], "inferred": ["x"], "scores": {"x": -1.0, "y": None},
         "confidence": {"lead": 1.0, "top_separation": 3.0, "label": "medium"}})
     assert report.queries.total == 14

@@ -13,13 +13,14 @@ from pathlib import Path
 
 import numpy as np
 
-from attacker.analysis import by_class, ranked_report
+from attacker.analysis import ranked_report
 from attacker.capabilities import CannotAttack
 from attacker.client import InferenceClient, VersionChanged
-from attacker.inference import confidence
 from attacker.label_only.distance import BoundaryDistance, BoundaryMeasurement
 from attacker.label_only.inputs import choose_balanced, noise_inputs
-from attacker.label_only.statistics import BOUNDARY_STATISTICS, STATISTIC, boundary
+from attacker.label_only.statistics import BOUNDARY_STATISTICS, STATISTIC
+from attacker.labels import LabelRule
+from attacker.nulls import NullModel
 from attacker.label_only.store import BoundarySet, BoundarySetConfig
 from attacker.public_data import load_public_images
 from attacker.results import BoundaryResult
@@ -110,9 +111,17 @@ def ensure_measurement(client: InferenceClient, bset: BoundarySet, version: str)
     return bset.measure(client)
 
 
+def boundary_scores(bset: BoundarySet, before: BoundaryMeasurement, after: BoundaryMeasurement,
+                    statistic: str) -> np.ndarray:
+    """One boundary statistic's scores of the update `before` -> `after` on the run's inputs."""
+    return BOUNDARY_STATISTICS[statistic](before, after, len(bset.config.classes), bset.config.params.resolution)
+
+
 def analyse_boundaries(bset: BoundarySet, before: tuple[str, BoundaryMeasurement],
-                       after: tuple[str, BoundaryMeasurement], top: int | None, notes: list[str]) -> AttackReport:
-    """The report, in the shape of the probes' (attacker/analysis.py): ranking, top-N, confidence."""
+                       after: tuple[str, BoundaryMeasurement], top: int | None, notes: list[str],
+                       null: NullModel | None, rule: LabelRule, null_scores: str = "relative") -> AttackReport:
+    """The report, in the shape of the probes' (attacker/analysis.py): ranking, detection, top-N,
+    confidence; against the null model when the run has one (its history of measured versions)."""
     (v_before, b), (v_after, a) = before, after
     classes, p = bset.config.classes, bset.config.params
     common = dict(
@@ -130,15 +139,10 @@ def analyse_boundaries(bset: BoundarySet, before: tuple[str, BoundaryMeasurement
              "choose them)",
              f"censored (no label change within max_radius {p.max_radius:g}): {b.censored_fraction:.0%} of the "
              f"directions before, {a.censored_fraction:.0%} after; inputs whose label changed: "
-             f"{int((a.labels != b.labels).sum())} of {len(b.labels)}",
-             "the confidence label is not calibrated for boundary distances: on a retrain with nothing removed, "
-             "the most fragile class can stand out as confidently as a removed one (docs/attack.md)"]
-    scores = boundary(b, a, len(classes), p.resolution)
-    scored = ~np.isnan(scores)
-    if scored.sum() < 2:
+             f"{int((a.labels != b.labels).sum())} of {len(b.labels)}"]
+    raw = {name: boundary_scores(bset, b, a, name) for name in (STATISTIC, *BOUNDARY_STATISTICS)}
+    if (~np.isnan(raw[STATISTIC])).sum() < 2:
         return AttackReport(**common, notes=notes, rankable=False, statistic=STATISTIC,
                             reason="the attack cannot rank: the inputs fall into fewer than two classes")
-    # classes without inputs take no part in the lead
-    return ranked_report(common, notes, STATISTIC, classes, scores, top, confidence(scores[scored]),
-                         {name: by_class(classes, f(b, a, len(classes), p.resolution))
-                          for name, f in BOUNDARY_STATISTICS.items() if name != STATISTIC})
+    # classes without inputs take no part in the ranking's lead or the detection
+    return ranked_report(common, notes, STATISTIC, classes, raw, null, top, rule, null_scores)

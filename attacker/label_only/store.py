@@ -109,6 +109,15 @@ class BoundarySet:
         return info.get("inputs_digest") == self.inputs_digest and \
             info.get("directions_digest") == self.directions_digest
 
+    def measured_versions(self) -> list[str]:
+        """Every version measured on these inputs and directions."""
+        return sorted(v for v in (p.stem for p in (self.run_dir / MEASUREMENTS_DIR).glob("*.json"))
+                      if self.has_measurement(v))
+
+    def forget(self, version: str) -> None:
+        for path in self._paths(version):
+            path.unlink(missing_ok=True)
+
     def load_measurement(self, version: str) -> BoundaryMeasurement:
         if not self.has_measurement(version):
             raise FileNotFoundError(f"no boundary measurement of version {version} for these inputs in {self.run_dir}")

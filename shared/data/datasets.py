@@ -7,6 +7,9 @@ uint8 arrays of shape (N, H, W, C), int64 labels, and the class names. The sourc
   (about 10 s) into a cache of uint8 arrays, then loaded in well under a second.
 - ``cifar10``, ``cifar100``, ``mnist``, ``fashion-mnist``, ``stl10``: torchvision's datasets,
   downloaded on first use (needs internet).
+- ``cifar10-animals``: the bundled set's six animal classes (bird, cat, deer, dog, frog, horse),
+  relabelled 0..5: the project's second dataset, on which no choice of the attack was made
+  (docs/evaluation.md).
 - a directory path holding ``train/<class>/*`` and ``test/<class>/*`` image files (ImageFolder).
 """
 
@@ -26,6 +29,8 @@ BUNDLED_ARCHIVE = Path(__file__).parent / "bundled" / "cifar10-jpeg.tar.gz"
 OFFLINE_NAME = "cifar10-offline"
 TORCHVISION_NAMES = ("cifar10", "cifar100", "mnist", "fashion-mnist", "stl10")
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp")
+# a named subset of another dataset's classes, relabelled in the order given
+SUBSETS = {"cifar10-animals": (OFFLINE_NAME, ("bird", "cat", "deer", "dog", "frog", "horse"))}
 
 
 @dataclass(frozen=True)
@@ -59,11 +64,24 @@ def load_dataset(name: str = OFFLINE_NAME, cache_dir: Path | None = None) -> Ima
         return _cached(name, _file_digest(BUNDLED_ARCHIVE), cache_dir, _decode_bundled_archive)
     if name in TORCHVISION_NAMES:
         return _cached(name, "torchvision", cache_dir, lambda: _load_torchvision(name, cache_dir))
+    if name in SUBSETS:
+        base, classes = SUBSETS[name]
+        return _subset(name, load_dataset(base, cache_dir), classes)
     path = Path(name)
     if (path / "train").is_dir() and (path / "test").is_dir():
         return _load_image_folder(path)
-    known = ", ".join((OFFLINE_NAME, *TORCHVISION_NAMES))
+    known = ", ".join((OFFLINE_NAME, *SUBSETS, *TORCHVISION_NAMES))
     raise ValueError(f"unknown dataset {name!r}: use one of {known}, or a directory with train/ and test/")
+
+
+def _subset(name: str, data: ImageDataset, classes: tuple[str, ...]) -> ImageDataset:
+    """The images of `classes` only, labelled by their place in `classes`."""
+    old = [data.classes.index(c) for c in classes]
+    relabel = np.full(len(data.classes), -1, dtype=np.int64)
+    relabel[old] = np.arange(len(classes))
+    train, test = np.isin(data.train_y, old), np.isin(data.test_y, old)
+    return ImageDataset(name, classes, data.train_x[train], relabel[data.train_y[train]], data.test_x[test],
+                        relabel[data.test_y[test]])
 
 
 def _file_digest(path: Path) -> str:

@@ -45,3 +45,22 @@ def select_forget_set(indices: np.ndarray, labels: np.ndarray, cls: int, proport
     k = forget_count(members.size, proportion)
     chosen = np.random.default_rng([seed, 0xF0, cls]).permutation(members)[:k]
     return np.sort(chosen)
+
+
+def select_spread_set(indices: np.ndarray, labels: np.ndarray, count: int, seed: int, draw: int) -> np.ndarray:
+    """A deletion that singles out no class: `count` of `indices` spread as evenly as counts allow
+    over the classes (each loses count // classes, and count % classes of them, drawn at random,
+    one more), the samples drawn at random within each class. A plain random draw would not do:
+    its class counts vary, so some class would lose several times another's — a class-specific
+    deletion after all. `labels` is aligned with `indices`; returns a sorted subset."""
+    indices, labels = np.asarray(indices), np.asarray(labels)
+    classes = np.unique(labels)
+    if not 0 < count <= indices.size:
+        raise ValueError(f"cannot delete {count} of {indices.size} samples")
+    rng = np.random.default_rng([seed, 0x5B, draw])
+    per_class = np.full(classes.size, count // classes.size)
+    per_class[rng.permutation(classes.size)[:count % classes.size]] += 1
+    chosen = [rng.permutation(indices[labels == c])[:k] for c, k in zip(classes, per_class)]
+    if sum(len(c) for c in chosen) < count:
+        raise ValueError(f"cannot spread {count} deletions over classes this small")
+    return np.sort(np.concatenate(chosen))

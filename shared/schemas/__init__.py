@@ -1,6 +1,6 @@
 """Wire schemas shared by the server and its clients (pydantic + numpy only, no weights)."""
 
-from shared.schemas.attack_report import AttackReport, Confidence, QueryCounts, RemovedCount, VersionPair
+from shared.schemas.attack_report import AttackReport, Confidence, Detection, QueryCounts, RemovedCount, VersionPair
 from shared.schemas.deletion import ClassTarget, DeletionRequest, DeletionStatus
 from shared.schemas.deployment import DeploymentOptions, DeployRequest, Deployment
 from shared.schemas.errors import ErrorBody
@@ -21,6 +21,7 @@ __all__ = [
     "DeletionRequest",
     "DeletionStatus",
     "DeployRequest",
+    "Detection",
     "Deployment",
     "DeploymentOptions",
     "ErrorBody",

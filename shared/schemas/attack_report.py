@@ -2,7 +2,9 @@
 
 The attacker writes it; the demo, the benchmarks, the tests and the evaluation harness read it
 with `AttackReport.model_validate_json`. It holds the attacker's view only (versions, probes,
-queries, scores, ranking, confidence), never the truth.
+queries, scores, ranking, the detection and its null model, confidence), never the truth.
+It answers two questions: did the update single out a class (`detection`, and the label `none`
+when no class stands out), and which one, how sure (`ranking`, `inferred`, `confidence`).
 """
 
 from __future__ import annotations
@@ -13,7 +15,8 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from shared.schemas.probe_methods import AttackMethodParams
 
-ConfidenceLabel = Literal["high", "medium", "low"]
+# `none`: no class stands out; the report ranks but names nothing
+ConfidenceLabel = Literal["high", "medium", "low", "none"]
 
 
 class VersionPair(BaseModel):
@@ -44,9 +47,28 @@ class QueryCounts(BaseModel):
 class RemovedCount(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    used: int = Field(ge=1, description="how many classes the report names")
+    used: int = Field(ge=0, description="how many classes the report names (0: no class stands out)")
     estimated: int = Field(ge=0, description="classes whose score stands out as outliers")
     given: int | None = Field(None, description="the number the user passed with --top, if any")
+
+
+class Detection(BaseModel):
+    """Did the update single out a class: the evidence, and how often an update that singled out
+    none would show as much, by the null model named (attacker/detection.py)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    score: float = Field(description="more = more evidence that the update singled out a class: −log10 of the "
+                                     "p-value with a null model; without one, the top class's separation from the "
+                                     "other classes (robust SDs)")
+    null_model: str | None = Field(None, description="history, shadow or resample; None: no null model (the score is "
+                                                     "measured against the other classes of the same update only)")
+    null_description: str | None = None
+    null_draws: int | None = Field(None, description="the null model's draws per class")
+    p_value: float | None = Field(None, description="by the null model: the chance that an update singling out no "
+                                                    "class shows a class as extreme (Bonferroni over the classes)")
+    probe_noise_only: bool = Field(False, description="the null measures probe noise only (resampling), not the "
+                                                      "retraining's own noise")
 
 
 class Confidence(BaseModel):
@@ -77,16 +99,23 @@ class AttackReport(BaseModel):
     inferred: list[str] | None = Field(None, description="the classes the report names as removed")
     removed_count: RemovedCount | None = None
     confidence: Confidence | None = None
-    scores: Scores | None = None
+    scores: Scores | None = Field(None, description="what the ranking uses: each class's score, standardised by its "
+                                                    "null (z) when there is a null model")
+    raw_statistics: dict[str, Scores] = Field(default_factory=dict, description="with a null model: every statistic's "
+                                              "scores before standardisation")
     separation: Scores | None = None
+    detection: Detection | None = Field(None, description="the headline statistic's detection")
     other_statistics: dict[str, Scores] = Field(default_factory=dict)
+    other_detections: dict[str, Detection] = Field(default_factory=dict)
     wall_seconds: float | None = None
 
     @model_validator(mode="after")
     def _ranked_or_explained(self) -> AttackReport:
-        ranked = (self.ranking, self.inferred, self.confidence, self.scores)
+        ranked = (self.ranking, self.inferred, self.confidence, self.scores, self.detection)
         if self.rankable and any(part is None for part in ranked):
-            raise ValueError("a rankable report needs ranking, inferred, confidence and scores")
+            raise ValueError("a rankable report needs ranking, inferred, confidence, scores and detection")
+        if self.rankable and (self.confidence.label == "none") != (not self.inferred):
+            raise ValueError("a report names no class exactly when no class stands out (label none)")
         if not self.rankable and (self.reason is None or self.ranking is not None):
             raise ValueError("a report without a ranking must say why and rank nothing")
         return self

@@ -23,6 +23,8 @@ class UnlearningConfig(BaseModel):
     method: Literal["exact", "approximate"] = Field(
         "exact", description="exact: retrain without X; approximate: gradient ascent on X")
     reseed: bool = Field(False, description="exact: retrain with a fresh data order instead of the original's")
+    order_seed: int | None = Field(None, ge=0, description="exact with reseed: the fresh order's seed (default: "
+                                                           "derived from the samples deleted)")
     approx_lr: float = Field(1e-3, gt=0, description="approximate: step size of the gradient ascent on X")
     approx_epochs: int = Field(1, ge=1, description="approximate: steps = max(1, epochs * |X| // batch)")
     approx_batch: int = Field(128, ge=1, description="approximate: batch size of the ascent")
