@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from shared.data import select_forget_set, split_public_private
+from shared.data import load_dataset, select_forget_set, select_spread_set, split_public_private
 from shared.data.splits import forget_count
 
 
@@ -49,3 +49,24 @@ def test_forget_set_takes_a_seeded_proportion_of_one_class_only():
 def test_forget_set_of_an_absent_class_is_an_error():
     with pytest.raises(ValueError, match="class 3"):
         select_forget_set(np.arange(5), np.zeros(5, dtype=int), cls=3, proportion=0.5, seed=0)
+
+
+@pytest.mark.parametrize("count", [1, 5, 25, 46, 200])
+def test_a_spread_deletion_singles_out_no_class(count):
+    """As evenly as counts allow: no class loses more than one sample more than another."""
+    rng = np.random.default_rng(0)
+    indices, labels = np.arange(1000, 1512), rng.integers(0, 10, 512)
+    chosen = select_spread_set(indices, labels, count, seed=3, draw=1)
+    assert chosen.size == count and np.unique(chosen).size == count and np.isin(chosen, indices).all()
+    per_class = np.bincount(labels[chosen - 1000], minlength=10)
+    assert per_class.max() - per_class.min() <= 1
+    assert np.array_equal(chosen, select_spread_set(indices, labels, count, seed=3, draw=1))  # seeded
+    assert not np.array_equal(chosen, select_spread_set(indices, labels, count, seed=3, draw=2)) or count == 1
+
+
+def test_a_dataset_is_loaded_once_per_process_and_shared_read_only():
+    first, again = load_dataset("cifar10-animals"), load_dataset("cifar10-animals")
+    assert first is again and first.classes == ("bird", "cat", "deer", "dog", "frog", "horse")
+    assert set(np.unique(first.train_y)) == set(range(6)) and len(first.train_x) == 30_000
+    with pytest.raises(ValueError, match="read-only"):
+        first.train_x[0, 0, 0, 0] = 0

@@ -15,6 +15,7 @@ uint8 arrays of shape (N, H, W, C), int64 labels, and the class names. The sourc
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import io
 import os
@@ -58,15 +59,28 @@ def default_cache_dir() -> Path:
 
 
 def load_dataset(name: str = OFFLINE_NAME, cache_dir: Path | None = None) -> ImageDataset:
-    """Load a dataset by name (see module doc) or by ImageFolder directory path."""
-    cache_dir = Path(cache_dir) if cache_dir else default_cache_dir()
+    """Load a dataset by name (see module doc) or by ImageFolder directory path. Loaded once per
+    process: every caller (each seed's developer in an evaluation grid, say) shares the same
+    arrays, which are therefore read-only."""
+    return _load(name, Path(cache_dir) if cache_dir else default_cache_dir())
+
+
+@functools.lru_cache(maxsize=8)
+def _load(name: str, cache_dir: Path) -> ImageDataset:
+    data = _read(name, cache_dir)
+    for array in (data.train_x, data.train_y, data.test_x, data.test_y):
+        array.setflags(write=False)
+    return data
+
+
+def _read(name: str, cache_dir: Path) -> ImageDataset:
     if name == OFFLINE_NAME:
         return _cached(name, _file_digest(BUNDLED_ARCHIVE), cache_dir, _decode_bundled_archive)
     if name in TORCHVISION_NAMES:
         return _cached(name, "torchvision", cache_dir, lambda: _load_torchvision(name, cache_dir))
     if name in SUBSETS:
         base, classes = SUBSETS[name]
-        return _subset(name, load_dataset(base, cache_dir), classes)
+        return _subset(name, _load(base, cache_dir), classes)
     path = Path(name)
     if (path / "train").is_dir() and (path / "test").is_dir():
         return _load_image_folder(path)
