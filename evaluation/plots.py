@@ -143,7 +143,8 @@ def roc(results: list[CaseResult], statistic: str, path: Path) -> Path | None:
             ax.plot(np.maximum(fpr, 1e-3), tpr, drawstyle="steps-post", label=f"p = {p:g}")
         for goal in (0.01, 0.05):
             ax.axvline(goal, color="grey", linestyle=":", linewidth=1)
-        ax.plot([1e-3, 1], [1e-3, 1], color="black", linewidth=0.6, linestyle="--", label="chance")
+        chance = np.logspace(-3, 0, 100)  # y = x, sampled: a log axis bends the straight line
+        ax.plot(chance, chance, color="black", linewidth=0.6, linestyle="--", label="chance")
         ax.set_xscale("log")
         ax.set_xlim(1e-3, 1)
         ax.set_ylim(-0.02, 1.02)

@@ -128,10 +128,8 @@ class CaseRunner:
         if done.exists() or ((probes / REFUSAL_FILE).exists() and not (probes / "boundary.json").exists()):
             return  # watched already, or nothing to watch with
         with self.server.client() as client:
-            campaign = self.campaign(task.key.probe, client=client)
-            if not run.exists():
-                campaign.fork(run)
-            campaign = self.campaign(task.key.probe, run, client)
+            campaign = self.campaign(task.key.probe, run, client) if run.exists() else \
+                self.campaign(task.key.probe, client=client).fork(run)
             for case in task.updates:
                 self.server.deploy(self.unlearned(case), task.key.probe.served)
                 campaign.observe()
@@ -139,8 +137,8 @@ class CaseRunner:
 
     # ------------------------------------------------------------- the stories
     def unlearned(self, case: Case) -> TrainedVersion:
-        """The case's unlearned version: its classes' proportion removed, or, for a null, random
-        samples of every class (spread) or nothing (a retrain with a fresh order)."""
+        """The case's unlearned version: its classes' proportion removed, or, for a null, samples
+        spread evenly over the classes (spread) or nothing (a retrain with a fresh order)."""
         dev = self.developer(case.original)
         if case.null == "spread":
             forget = dev.spread_forget_set(case.proportion, case.draw)

@@ -115,7 +115,11 @@ def main() -> int:
     print(f"\nreport: {attack_run / 'report.json'}\nchart:  {attack_run / 'report-chart.png'}")
     print(f"queries: {report.queries.total:,} (probing {report.queries.probing:,}); "
           f"demo wall time {time.perf_counter() - started:.0f} s")
-    inferred = ", ".join(report.ranking) if report.rankable else f"nothing ({report.reason})"
+    if not report.rankable:
+        inferred = f"nothing ({report.reason})"
+    else:
+        named = ", ".join(report.inferred) or "no class stands out"
+        inferred = f"{named} (confidence {report.confidence.label}; ranking {', '.join(report.ranking)})"
     print(f"removed: {', '.join(unlearned.removed_classes)} inferred: {inferred}")
     return 0
 
