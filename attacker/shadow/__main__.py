@@ -1,5 +1,5 @@
 """`python -m attacker.shadow`: train shadow models on the attacker's public data and write the
-run's shadow calibration (`<run>/shadow.json`), which `python -m attacker infer --shadow` uses.
+run's shadow calibration (`<run>/shadow.json`), which `python -m attacker infer --null shadow` uses.
 
 Needs the public-data capability (labelled images: --public-data) and torch. It never talks to
 the target: it reads the run's probes and trains its own models. stdout: the calibration's

@@ -32,8 +32,8 @@ from shared.schemas import Architecture
 
 def calibrate_run(run: Path, public_data: Path, config: ShadowConfig,
                   log: Callable[[str], None] = lambda _: None) -> ShadowCalibration:
-    """The shadow calibration of the run's probes, written to <run>/shadow.json (what `infer
-    --shadow` reads)."""
+    """The shadow calibration of the run's probes, written to <run>/shadow.json (what `infer --null
+    shadow` reads)."""
     probe_set = ProbeSet.load(run)
     probes, targets = probe_set.accepted()
     public = load_public_images(public_data, tuple(probe_set.config.input_shape))
