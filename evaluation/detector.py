@@ -47,7 +47,8 @@ class DetectorRow(BaseModel):
     tpr_at_5pct_fpr: Rate
     plain_auc: float  # the same cases scored as the attack was before null models (top separation, raw scores)
     plain_tpr_at_5pct_fpr: Rate
-    detected_top1: Rate  # of the positives it names a class for (label other than none): the right one
+    detected_top1: Rate  # of the positives it names a class for (label other than none): the right one (top-N
+    # for N classes removed)
     null_named: Rate  # of the nulls: a class named all the same (the attacker's own false-alarm rate)
     null_high: Rate  # of the nulls: `high`
     high_right: Rate  # of the positives and nulls labelled `high`: right (a high on a null is wrong)
@@ -73,20 +74,22 @@ def matched_nulls(null_cases: list[CaseResult], proportions: list[float]) -> lis
 
 
 def detection_groups(results: list[CaseResult]) -> Iterator[tuple[str, str, str, list[CaseResult], list[CaseResult]]]:
-    """(regime, method, group, positives, nulls): per regime and method, each proportion's
-    single-class positives, and those at p ≥ 0.1 together, with the nulls of that regime, method
-    and size; undefended cases of scored seeds."""
+    """(regime, method, group, positives, nulls): per regime, method and number of classes removed,
+    each proportion's positives, and those at p ≥ 0.1 together, with the nulls of that regime,
+    method and proportion; undefended cases of scored seeds. Groups of several classes removed at
+    once are named so ("2 classes, p = 0.1"); their nulls are the same (a spread deletion of that
+    proportion removes as many samples as one class's deletion, half as many as two classes')."""
     pool = undefended(results)
     by_key: dict[tuple, list[CaseResult]] = defaultdict(list)
     for r in positives(pool):
-        if len(r.truth) == 1:
-            by_key[(r.case.original.regime, r.case.method)].append(r)
-    for (regime, method), group in sorted(by_key.items()):
+        by_key[(r.case.original.regime, r.case.method, len(r.truth))].append(r)
+    for (regime, method, count), group in sorted(by_key.items()):
         null_pool = [r for r in nulls(pool) if r.case.original.regime == regime
                      and (r.case.null == "retrain" or r.case.method == method)]
-        subsets = {f"p = {p:g}": [r for r in group if r.case.proportion == p]
+        prefix = "" if count == 1 else f"{count} classes, "
+        subsets = {f"{prefix}p = {p:g}": [r for r in group if r.case.proportion == p]
                    for p in sorted({r.case.proportion for r in group})}
-        subsets["p ≥ 0.1"] = [r for r in group if r.case.proportion >= 0.1]
+        subsets[f"{prefix}p ≥ 0.1"] = [r for r in group if r.case.proportion >= 0.1]
         for name, members in subsets.items():
             matched = matched_nulls(null_pool, [r.case.proportion for r in members])
             if members and matched:

@@ -7,7 +7,9 @@ RAY_ADDRESS names a cluster. On a cluster the workers must share the grid's work
 code reaches the nodes either installed there (the project's images) or, with `ship_code`, as
 Ray's runtime_env working directory: this checkout, uploaded by the driver (a laptop pointing
 RAY_ADDRESS at a cluster). A worker asks for `gpus_per_worker` GPUs (the paper profile trains on
-one) and one CPU.
+one) and as many CPUs as it runs torch threads (one by default). The thread count is part of what
+a result depends on (torch's CPU kernels add up in an order that depends on it): a grid gives the
+same results case for case on either executor with the same `threads`.
 """
 
 from __future__ import annotations
@@ -38,6 +40,11 @@ class ExecutorConfig(BaseModel):
     gpus_per_worker: float = Field(0.0, ge=0, description="Ray: GPUs each worker asks for (the paper profile: 1)")
     ship_code: bool = Field(False, description="Ray: upload this checkout as the workers' working directory (Ray's "
                                                "runtime_env), for cluster nodes without the package installed")
+    threads: int | None = Field(None, ge=1, description="torch threads per worker, its server's included (a Ray "
+                                                        "worker asks for as many CPUs); default: every core for "
+                                                        "local, 1 per Ray worker. Two runs give the same results "
+                                                        "case for case only with the same count: torch's CPU "
+                                                        "kernels add up in an order that depends on it")
 
 
 class Executor(Protocol):
@@ -77,7 +84,7 @@ class RayExecutor:
                 runtime_env.update(working_dir=str(ROOT), excludes=SHIPPED_EXCLUDES)
             ray.init(address=os.environ.get("RAY_ADDRESS"), include_dashboard=False, log_to_driver=False,
                      runtime_env=runtime_env)
-        remote = ray.remote(num_cpus=1, num_gpus=gpus_per_worker)(CaseRunner)
+        remote = ray.remote(num_cpus=threads or 1, num_gpus=gpus_per_worker)(CaseRunner)
         self.actors = [remote.remote(Path(workdir).resolve(), threads) for _ in range(workers)]
         self.pool = ActorPool(self.actors)
 
@@ -92,5 +99,6 @@ class RayExecutor:
 
 def make_executor(config: ExecutorConfig, workdir: Path) -> Executor:
     if config.executor == "ray":
-        return RayExecutor(workdir, config.workers, gpus_per_worker=config.gpus_per_worker, ship_code=config.ship_code)
-    return LocalExecutor(workdir)
+        return RayExecutor(workdir, config.workers, threads=config.threads or 1, gpus_per_worker=config.gpus_per_worker,
+                           ship_code=config.ship_code)
+    return LocalExecutor(workdir, threads=config.threads)

@@ -13,6 +13,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from evaluation.executors import Executor, ExecutorConfig, make_executor
 from evaluation.grid import Case, GridConfig, HistoryKey, expand
+from evaluation.ledger import LedgerWriter, grid_seconds
 from evaluation.results import CaseResult, ResultStore
 from evaluation.runner import HistoryTask, PrepareTask, StoryTask
 from evaluation.summary import GridSummary, summarise, write_outputs
@@ -52,15 +53,19 @@ def run_grid(config: GridConfig, workdir: Path, executor: Executor, console: Con
     console.print(f"grid {config.name}: {len(cases)} cases, {done} already done; "
                   f"{len(prepare)} seeds to prepare, {len(stories)} unlearned versions to make")
     start = time.perf_counter()
+    ledger = LedgerWriter(workdir, config.name)
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                TimeRemainingColumn())
     with Progress(*columns, console=console) as bar:
         seeds = bar.add_task("prepare (models, probes)", total=len(prepare))
         for _ in executor.run(prepare):
             bar.advance(seeds)
+            ledger.advance()
         task = bar.add_task("cases", total=len(cases), completed=done)
         for results in executor.run(stories):
             bar.advance(task, len(results))
+            ledger.advance(len(results))
+    ledger.advance()
     console.print(f"grid {config.name}: done in {time.perf_counter() - start:.0f} s")
     missing = [case for case in cases if store.get(case) is None]
     if missing:
@@ -78,7 +83,8 @@ def evaluate(config: GridConfig, workdir: Path, where: ExecutorConfig, out: Path
         results = run_grid(config, workdir, executor, console)
     finally:
         executor.close()
-    summary = summarise(config, results, time.perf_counter() - start, config.protocol)
+    summary = summarise(config, results, time.perf_counter() - start, config.protocol,
+                        grid_seconds(workdir, config.name))
     paths = write_outputs(config, results, summary, out or workdir / config.name, command)
     console.print("wrote " + ", ".join(str(p) for p in paths))
     return summary

@@ -127,9 +127,9 @@ def privacy_utility(rows: list[DefenseRow], path: Path) -> Path | None:
 
 
 def roc(results: list[CaseResult], statistic: str, path: Path) -> Path | None:
-    """The detector's ROC per regime: single-class positives at each p against that regime's nulls
-    of the same size (undefended, scored seeds), on a log false-positive axis where the low-FPR
-    goals live."""
+    """The detector's ROC per regime: positives at each p (and each number of classes removed)
+    against that regime's nulls of the same proportion (undefended, scored seeds), on a log
+    false-positive axis where the low-FPR goals live."""
     pool = undefended(results)
     regimes = sorted({r.case.original.regime for r in nulls(pool)})
     if not regimes:
@@ -137,10 +137,12 @@ def roc(results: list[CaseResult], statistic: str, path: Path) -> Path | None:
     fig, axes = plt.subplots(1, len(regimes), figsize=(4.8 * len(regimes), 4.2), squeeze=False)
     for ax, regime in zip(axes[0], regimes):
         neg = [r for r in nulls(pool) if r.case.original.regime == regime]
-        pos = [r for r in positives(pool) if r.case.original.regime == regime and len(r.truth) == 1]
-        for p in sorted({r.case.proportion for r in pos}):
-            fpr, tpr = roc_points([r for r in pos if r.case.proportion == p], matched_nulls(neg, [p]), statistic)
-            ax.plot(np.maximum(fpr, 1e-3), tpr, drawstyle="steps-post", label=f"p = {p:g}")
+        pos = [r for r in positives(pool) if r.case.original.regime == regime]
+        for count, p in sorted({(len(r.truth), r.case.proportion) for r in pos}):
+            group = [r for r in pos if len(r.truth) == count and r.case.proportion == p]
+            fpr, tpr = roc_points(group, matched_nulls(neg, [p]), statistic)
+            label = f"p = {p:g}" if count == 1 else f"{count} classes, p = {p:g}"
+            ax.plot(np.maximum(fpr, 1e-3), tpr, drawstyle="steps-post", label=label)
         for goal in (0.01, 0.05):
             ax.axvline(goal, color="grey", linestyle=":", linewidth=1)
         chance = np.logspace(-3, 0, 100)  # y = x, sampled: a log axis bends the straight line

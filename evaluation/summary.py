@@ -41,6 +41,7 @@ class GridSummary(BaseModel):
     refused: int
     case_seconds: float  # summed over the cases, the resumed ones' included: what the grid cost
     wall_seconds: float  # of this run
+    all_runs_seconds: float | None = None  # every run of the grid in its work directory (evaluation/ledger.py)
 
     def line(self) -> str:
         """The command's last line (`make evaluate`); the other numbers are in summary.json."""
@@ -50,12 +51,20 @@ class GridSummary(BaseModel):
                 f"wall_s={self.wall_seconds:.0f}")
 
 
+def cost(s: GridSummary) -> str:
+    """What the grid cost beside this run's wall time: every run of it, and the cases summed (a
+    resumed run's wall time counts only what it computed)."""
+    runs = "" if s.all_runs_seconds is None else \
+        f"every recorded run of this grid in its work directory: {s.all_runs_seconds:.0f} s; "
+    return f"{runs}cases: {s.case_seconds:.0f} s summed"
+
+
 def value(rate: Rate | None) -> str:
     return f"{rate.value:.3f}" if rate is not None and rate.n else "nan"
 
 
 def summarise(config: GridConfig, results: list[CaseResult], wall_seconds: float,
-              protocol: str | None = None) -> GridSummary:
+              protocol: str | None = None, all_runs_seconds: float | None = None) -> GridSummary:
     statistic = config.attacker.statistic
     pool = undefended(results)
     plain = [r for r in positives(pool) if r.case.method == "exact" and len(r.truth) == 1]
@@ -81,7 +90,8 @@ def summarise(config: GridConfig, results: list[CaseResult], wall_seconds: float
         null_high_rate=Rate.of(r.label(statistic) == "high" for r in null_pool),
         high_precision=Rate.of(r.high_right(statistic) for r in scored(results) if r.label(statistic) == "high"),
         refused=sum(not r.ranked for r in results),
-        case_seconds=round(sum(r.wall_seconds for r in results), 1), wall_seconds=round(wall_seconds, 1))
+        case_seconds=round(sum(r.wall_seconds for r in results), 1), wall_seconds=round(wall_seconds, 1),
+        all_runs_seconds=all_runs_seconds)
 
 
 def write_outputs(config: GridConfig, results: list[CaseResult], summary: GridSummary, out: Path,
@@ -126,7 +136,7 @@ def markdown(config: GridConfig, summary: GridSummary, rows: list[AccuracyRow], 
              f"Top-1 at p ≥ 0.1: {s.top1_p_ge_0_1.text()}; at p = 0.003: {s.top1_p_0_003.text()}. "
              f"Detection at p ≥ 0.1 against the nulls of the same size: AUC {auc}, TPR at 5 % FPR {_text(s.tpr_at_5pct_fpr)}. "
              f"`high` on nulls: {s.null_high_rate.text()}; `high` right over positives and nulls: "
-             f"{s.high_precision.text()}. Wall time {s.wall_seconds:.0f} s (cases: {s.case_seconds:.0f} s summed).",
+             f"{s.high_precision.text()}. Wall time {s.wall_seconds:.0f} s ({cost(s)}).",
              "", "## The attack as a detector: positives against null updates (undefended, scored seeds)", "",
              "| regime | method | positives | n | nulls | AUC [95 %] | TPR at 1 % FPR | TPR at 5 % FPR | without a "
              "null model: AUC, TPR at 5 % | top-1 of the flagged | nulls named | nulls `high` | `high` right |",

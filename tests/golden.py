@@ -12,17 +12,16 @@ for a passed comparison.
 from __future__ import annotations
 
 import json
-import math
 import os
 from pathlib import Path
 
 import numpy as np
 
 from attacker.inference import rank_classes
+from evaluation.compare import differences  # floats to a relative 1e-9: JSON's rounding only
 from shared.schemas import AttackReport
 
 GOLDEN = Path(__file__).parent / "golden"
-RELATIVE = 1e-9  # the same float operations give the same bits; this only absorbs JSON's rounding
 
 
 def fingerprint(report: AttackReport) -> dict:
@@ -41,18 +40,6 @@ def fingerprint(report: AttackReport) -> dict:
             "probes_per_class": report.probes_per_class, "scores": scores}
 
 
-def _differences(expected, got, path: str = "") -> list[str]:
-    if isinstance(expected, dict) and isinstance(got, dict):
-        out = [f"{path}/{k}: missing" for k in expected if k not in got]
-        out += [f"{path}/{k}: unexpected" for k in got if k not in expected]
-        return out + [d for k in expected if k in got for d in _differences(expected[k], got[k], f"{path}/{k}")]
-    if isinstance(expected, list) and isinstance(got, list) and len(expected) == len(got):
-        return [d for i, (e, g) in enumerate(zip(expected, got)) for d in _differences(e, g, f"{path}[{i}]")]
-    if isinstance(expected, float) and isinstance(got, (int, float)) and not isinstance(got, bool):
-        return [] if math.isclose(expected, got, rel_tol=RELATIVE, abs_tol=1e-300) else [f"{path}: {expected} != {got}"]
-    return [] if expected == got else [f"{path}: {expected!r} != {got!r}"]
-
-
 def check_golden(name: str, fingerprints: dict) -> None:
     """Every fingerprint of the golden file must be among `fingerprints`, and equal (cases added
     since, null updates say, are not compared)."""
@@ -63,5 +50,5 @@ def check_golden(name: str, fingerprints: dict) -> None:
         path.write_text(json.dumps(fresh, indent=1, sort_keys=True) + "\n")
         raise AssertionError(f"wrote {path}: run again without UIA_WRITE_GOLDEN to compare")
     expected = json.loads(path.read_text())
-    differences = _differences(expected, {k: v for k, v in fresh.items() if k in expected})
-    assert not differences, f"{name}: results differ from {path}:\n" + "\n".join(differences[:20])
+    found = differences(expected, {k: v for k, v in fresh.items() if k in expected})
+    assert not found, f"{name}: results differ from {path}:\n" + "\n".join(found[:20])

@@ -3,6 +3,7 @@ system, locally and on Ray, resumed without recomputing anything."""
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -11,9 +12,11 @@ from rich.console import Console
 
 from attacker import LabelRule
 from evaluation.ceiling import ceiling_table
+from evaluation.compare import compare
 from evaluation.detector import detector_table
 from evaluation.executors import LocalExecutor, RayExecutor
 from evaluation.grid import Attacker, Defense, GridConfig, Removal, expand
+from evaluation.ledger import GridLedger, grid_seconds
 from evaluation.orchestrate import plan, run_grid
 from evaluation.protocol import PROTOCOLS, Protocol, check_fresh, load_grid
 from evaluation.results import ResultStore
@@ -172,6 +175,10 @@ def test_a_resumed_grid_recomputes_nothing_and_an_interrupted_one_only_the_rest(
     assert prepare == [] and stories == []
     again = run_grid(config, workdir, MustNotRun(), QUIET)
     assert [r.model_dump() for r in again] == [r.model_dump() for r in results]
+    # the ledger counts both runs: the first computed every case, the resumed one none
+    ledger = GridLedger.model_validate_json((workdir / "ledgers" / f"{config.name}.json").read_text())
+    assert ledger.runs[0].computed_cases == len(results) and ledger.runs[0].seconds > 0
+    assert ledger.runs[-1].computed_cases == 0 and grid_seconds(workdir, config.name) == ledger.seconds
     # an interrupted grid: one case's result missing -> exactly that case is planned again
     lost = store.path(results[-1].case)
     saved = lost.read_bytes()
@@ -202,3 +209,23 @@ def test_ray_executor_gives_the_local_results(local_grid, tmp_path):
     assert [fingerprint(r.report) for r in on_ray] == [fingerprint(r.report) for r in results]
     assert [r.report.detection for r in on_ray] == [r.report.detection for r in results]
     assert [r.accuracy_served for r in on_ray] == [r.accuracy_served for r in results]
+    assert compare(TINY, workdir, ray_workdir) == (len(results), len(results), [], [])  # the tool users run
+
+
+@pytest.mark.slow
+def test_compare_finds_a_changed_case_and_a_missing_one(local_grid, tmp_path):
+    """`python -m evaluation.compare`: equal with itself; a changed number, a changed version and a
+    lost case are each found, and nothing that only timed the run counts."""
+    _, workdir, results = local_grid
+    assert compare(TINY, workdir, workdir) == (len(results), len(results), [], [])
+    copy = tmp_path / "copy"
+    shutil.copytree(workdir / "cases", copy / "cases")
+    store = ResultStore(copy)
+    timed, changed, versioned, lost = results[0], results[1], results[2], results[3]
+    store.put(timed.model_copy(update={"wall_seconds": timed.wall_seconds + 100}))
+    store.put(changed.model_copy(update={"accuracy_served": changed.accuracy_served + 1e-6}))
+    store.put(versioned.model_copy(update={"unlearned_version": "m-000000000000"}))
+    store.path(lost.case).unlink()
+    cases, equal, differing, missing = compare(TINY, workdir, copy)
+    assert (cases, equal) == (len(results), len(results) - 3)
+    assert differing == [changed.case_id, versioned.case_id] and len(missing) == 1 and lost.case_id in missing[0]
