@@ -113,7 +113,8 @@ CMD ["serve"]
 
 # ---------------------------------------------------------------- grid: evaluation on Ray
 # The harness drives the real programs in-process and as subprocesses (each Ray worker owns a
-# server process), so it holds all of them; devtools/processes.py starts those servers.
+# server process), so it holds all of them, and the operator's reading of the stored versions
+# (recovery/) for the white-box ceiling; devtools/processes.py starts those servers.
 FROM ml AS grid
 ARG WHEELHOUSE=
 RUN python3 /build/requirements.py ml evaluation ray >/build/requirements-grid.txt \
@@ -121,6 +122,7 @@ RUN python3 /build/requirements.py ml evaluation ray >/build/requirements-grid.t
 COPY server/ /app/server/
 COPY developer/ /app/developer/
 COPY attacker/ /app/attacker/
+COPY recovery/ /app/recovery/
 COPY evaluation/ /app/evaluation/
 COPY devtools/__init__.py devtools/processes.py /app/devtools/
 COPY docker/ray-driver.sh /usr/local/bin/uia-ray-driver

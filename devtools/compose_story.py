@@ -145,8 +145,18 @@ def developer_startup_error(story: Story) -> str | None:
     return f"start-up failed: {error}" if error else None
 
 
-def developer_health(story: Story) -> dict:
-    return httpx.get(f"{story.developer_url}/healthz", timeout=10).raise_for_status().json()
+def developer_health(story: Story, wait_s: float = 60.0) -> dict:
+    """The developer's /healthz from the host. Docker's healthcheck runs inside the container, so
+    right after a restart it can pass before the published port forwards again (seen on a loaded
+    machine: connection refused): retry the connection a while, never an answer."""
+    deadline = time.monotonic() + wait_s
+    while True:
+        try:
+            return httpx.get(f"{story.developer_url}/healthz", timeout=10).raise_for_status().json()
+        except httpx.TransportError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(1)
 
 
 def read_tokens(project: Project) -> dict[str, str]:
