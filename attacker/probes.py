@@ -60,11 +60,15 @@ class ProbeSet:
         config = ProbeSetConfig.model_validate(json.loads((run_dir / PROBING_FILE).read_text())["config"])
         probe_set = cls(run_dir, config)
         if (run_dir / PROBES_FILE).exists():
+            # each array read once: an NpzFile reads (and decompresses) the whole array again on
+            # every z[name], and a probe holding a row of it holds that whole copy (1,000 natural
+            # probes held 1,000 copies of the 12 MB image array: ~12 GB)
             with np.load(run_dir / PROBES_FILE) as z:
-                for i, (c, k) in enumerate(z["slot"]):
-                    probe_set.results[(int(c), int(k))] = ProbeResult(
-                        z["images"][i], int(z["targets"][i]), float(z["confidence"][i]), int(z["queries"][i]),
-                        bool(z["accepted"][i]))
+                slots, images, targets = z["slot"], z["images"], z["targets"]
+                confidence, queries, accepted = z["confidence"], z["queries"], z["accepted"]
+            for i, (c, k) in enumerate(slots):
+                probe_set.results[(int(c), int(k))] = ProbeResult(
+                    images[i], int(targets[i]), float(confidence[i]), int(queries[i]), bool(accepted[i]))
         return probe_set
 
     def add(self, cls_index: int, k: int, result: ProbeResult) -> None:

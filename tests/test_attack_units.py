@@ -186,3 +186,24 @@ def test_answers_with_hidden_probabilities_drop_the_all_class_statistics():
     assert again.notes.count("some answers hide probabilities (zeros)") == 1
     full = from_answers(answers([[0.8, 0.1, 0.1]]), Capabilities())
     assert full.all_probabilities and not full.notes
+
+
+def test_a_probe_set_loads_its_images_once_and_holds_one_copy(tmp_path):
+    """A saved probe set reads each array once: its probes are rows of one image array (before,
+    each probe held a whole fresh copy of it: 1,000 natural probes took ~12 GB)."""
+    from attacker.optimizers.base import ProbeResult
+    from attacker.probe_config import ProbeSetConfig, ProbeSpec
+    from attacker.probes import ProbeSet
+
+    config = ProbeSetConfig(version="m-000000000000", input_shape=(3, 4, 4), classes=["a", "b"],
+                            spec=ProbeSpec())
+    rng = np.random.default_rng(0)
+    made = ProbeSet.open(tmp_path, config)
+    made.add_all({(c, k): ProbeResult(rng.random((3, 4, 4), dtype=np.float32), c, 0.99, 10 + k, k != 3)
+                  for c in range(2) for k in range(50)})
+    loaded = ProbeSet.load(tmp_path)
+    assert sorted(loaded.results) == sorted(made.results)
+    for slot, result in loaded.results.items():
+        assert np.array_equal(result.image, made.results[slot].image) and result.queries == made.results[slot].queries
+    bases = {id(r.image.base) for r in loaded.results.values()}
+    assert len(bases) == 1 and next(iter(loaded.results.values())).image.base.nbytes == 100 * 3 * 4 * 4 * 4
