@@ -18,6 +18,7 @@ import tarfile
 
 import numpy as np
 
+from attacker.inference import rank_classes
 from devtools.compose_project import CheckFailed, Project, log
 from devtools.processes import ROOT
 from shared.schemas import AttackReport
@@ -52,8 +53,8 @@ def raw_ranking(report: AttackReport) -> list[str]:
     most negative first (unscored last): what the reference records (tests/golden.py's fingerprint).
     The report's own ranking is by the standardised scores, which depend on the history null too."""
     scores = (report.raw_statistics or {report.statistic: report.scores})[report.statistic]
-    values = np.array([np.inf if v is None or np.isnan(v) else v for v in scores.values()])
-    return [list(scores)[c] for c in np.argsort(values, kind="stable")]
+    classes = list(scores)
+    return [classes[c] for c in rank_classes(np.array([np.nan if v is None else v for v in scores.values()]))]
 
 
 def check_reference_results(project: Project) -> int:
