@@ -31,6 +31,7 @@ class GridSummary(BaseModel):
     top1_p_ge_0_1: Rate
     top1_p_0_003: Rate
     top1_p_ge_0_25: Rate
+    ceiling_top1_p_ge_0_25: Rate  # the same cases named by the white-box reading (bias change; evaluation/white_box.py)
     auc: float | None  # single-class positives at p >= 0.1 against the nulls of their sizes, undefended
     auc_interval: tuple[float, float] | None
     plain_auc: float | None  # the same cases scored as the attack was before null models
@@ -82,6 +83,8 @@ def summarise(config: GridConfig, results: list[CaseResult], wall_seconds: float
         nulls=len(nulls(scored(results))), statistic=statistic,
         top1_p_ge_0_1=top1(lambda p: p >= 0.1), top1_p_0_003=top1(lambda p: p == 0.003),
         top1_p_ge_0_25=top1(lambda p: p >= 0.25),
+        ceiling_top1_p_ge_0_25=Rate.of(r.white_box.bias.rank == 1 for r in plain
+                                       if r.case.proportion >= 0.25 and r.white_box is not None),
         auc=detection.auc if detection else None,
         auc_interval=(detection.auc_low, detection.auc_high) if detection else None,
         plain_auc=detection.plain_auc if detection else None,
