@@ -19,6 +19,10 @@ from pydantic import BaseModel, Field
 from shared.atomic import atomic_write
 
 
+def ledger_path(workdir: Path, name: str) -> Path:
+    return Path(workdir) / "ledgers" / f"{name}.json"
+
+
 class LedgerRun(BaseModel):
     started: str
     seconds: float = 0.0
@@ -37,7 +41,7 @@ class LedgerWriter:
     """Opens a new entry for this run of grid `name` in `workdir`, and updates it on `advance`."""
 
     def __init__(self, workdir: Path, name: str):
-        self.path = Path(workdir) / "ledgers" / f"{name}.json"
+        self.path = ledger_path(workdir, name)
         self.ledger = GridLedger.model_validate_json(self.path.read_text()) if self.path.exists() else GridLedger()
         self.run = LedgerRun(started=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"))
         self.ledger.runs.append(self.run)
@@ -55,5 +59,5 @@ class LedgerWriter:
 
 def grid_seconds(workdir: Path, name: str) -> float | None:
     """Every recorded run of the grid in `workdir`, summed; None when none was recorded."""
-    path = Path(workdir) / "ledgers" / f"{name}.json"
+    path = ledger_path(workdir, name)
     return GridLedger.model_validate_json(path.read_text()).seconds if path.exists() else None

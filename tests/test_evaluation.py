@@ -16,7 +16,7 @@ from evaluation.compare import compare
 from evaluation.detector import detector_table
 from evaluation.executors import LocalExecutor, RayExecutor
 from evaluation.grid import Attacker, Defense, GridConfig, Removal, expand
-from evaluation.ledger import GridLedger, grid_seconds
+from evaluation.ledger import GridLedger, grid_seconds, ledger_path
 from evaluation.orchestrate import plan, run_grid
 from evaluation.protocol import PROTOCOLS, Protocol, check_fresh, load_grid
 from evaluation.results import ResultStore
@@ -176,7 +176,7 @@ def test_a_resumed_grid_recomputes_nothing_and_an_interrupted_one_only_the_rest(
     again = run_grid(config, workdir, MustNotRun(), QUIET)
     assert [r.model_dump() for r in again] == [r.model_dump() for r in results]
     # the ledger counts both runs: the first computed every case, the resumed one none
-    ledger = GridLedger.model_validate_json((workdir / "ledgers" / f"{config.name}.json").read_text())
+    ledger = GridLedger.model_validate_json(ledger_path(workdir, config.name).read_text())
     assert ledger.runs[0].computed_cases == len(results) and ledger.runs[0].seconds > 0
     assert ledger.runs[-1].computed_cases == 0 and grid_seconds(workdir, config.name) == ledger.seconds
     # an interrupted grid: one case's result missing -> exactly that case is planned again
