@@ -30,12 +30,15 @@ BINARY = [(b"content-type", b"application/octet-stream"), (b"x-batch-shape", b"1
 
 
 def served_app(tmp_path, **settings):
-    app = create_app(ServerSettings(store_dir=tmp_path / "store", admin_token=TOKEN, **settings))
-    with TestClient(app) as admin:
+    """An app with `settings` serving a model. The model is stored and deployed by an app with the
+    default body limits (a loaded machine may take longer than a test's short body timeout to
+    send an upload), which the app under test restores at start, as after a restart."""
+    store_dir = tmp_path / "store"
+    with TestClient(create_app(ServerSettings(store_dir=store_dir, admin_token=TOKEN))) as admin:
         meta, weights, _ = versioned()
-        upload(admin, meta, weights)
-        deploy(admin, meta.version)
-    return app
+        assert upload(admin, meta, weights).status_code == 201
+        assert deploy(admin, meta.version).status_code == 200
+    return create_app(ServerSettings(store_dir=store_dir, admin_token=TOKEN, **settings))
 
 
 def run(coroutine, limit_s: float = 10):
@@ -68,7 +71,7 @@ def test_a_body_that_never_comes_is_a_408_that_closes_the_connection(tmp_path):
     app = served_app(tmp_path, body_timeout_s=0.3)
     start = time.monotonic()
     status, headers, body = run(asgi_request(app, "/v1/predict", [*BINARY, length(len(IMAGE))], []))
-    assert status == 408 and "did not arrive in time" in json.loads(body)["detail"]
+    assert status == 408 and "did not arrive in time" in json.loads(body)["detail"], body
     assert headers[b"connection"] == b"close" and time.monotonic() - start < 5
     status, _, body = run(asgi_request(app, "/v2/models/classifier/infer", [length(100)], [(0, b'{"inp')]))
     assert status == 408 and list(json.loads(body)) == ["error"]  # the protocol's shape on /v2
