@@ -21,10 +21,11 @@ from attacker.capabilities import CannotAttack
 from attacker.client import ApiError, BudgetExhausted, InferenceClient, VersionChanged
 from attacker.inference import STATISTICS, separation
 from attacker.labels import LabelRule
+from attacker.nulls import MIN_HISTORY
 from attacker.probe_config import ProbeSpec
 from attacker.results import BoundaryResult, ProbingResult, SnapshotResult
 from attacker.settings import InferConfig
 
-__all__ = ["STATISTICS", "ApiError", "BoundaryResult", "BudgetExhausted", "Campaign", "CannotAttack",
+__all__ = ["MIN_HISTORY", "STATISTICS", "ApiError", "BoundaryResult", "BudgetExhausted", "Campaign", "CannotAttack",
            "InferConfig", "InferenceClient", "LabelRule", "ProbeSpec", "ProbingResult", "ShadowConfig",
            "SnapshotResult", "VersionChanged", "separation"]

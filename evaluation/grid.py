@@ -26,7 +26,7 @@ from typing import Literal
 import numpy as np
 from pydantic import Field, field_validator, model_validator
 
-from attacker import STATISTICS, InferConfig, LabelRule, ProbeSpec, ShadowConfig
+from attacker import MIN_HISTORY, STATISTICS, InferConfig, LabelRule, ProbeSpec, ShadowConfig
 from developer.config import REGIMES
 from developer.settings import ModelRecipe
 from shared.digest import Frozen, text_digest
@@ -270,21 +270,42 @@ def expand(config: GridConfig, all_classes: list[str]) -> list[Case]:
                                       defense=defense, attacker=config.attacker, protocol=config.protocol,
                                       calibration=seed in config.calibration_seeds))
             cases += null_cases(config, original, seed in config.calibration_seeds)
-    return with_histories(cases)
+    cases = with_histories(cases)
+    if config.attacker.null == "history":
+        check_history(cases)
+    return cases
+
+
+def _watched_key(c: Case) -> tuple:
+    """The null updates a case's attacker watched are its original's, made with its developer-side
+    options."""
+    return c.original, c.defense.unlearning.model_dump_json()
 
 
 def with_histories(cases: list[Case]) -> list[Case]:
     """Each case with the digest of the null updates its attacker watched first: the nulls of its
     original made with its developer-side options (they are the history of every such case)."""
-    def key(c: Case) -> tuple:
-        return c.original, c.defense.unlearning.model_dump_json()
-
     stories: dict[tuple, set[str]] = {}
     for c in cases:
         if c.null is not None:
-            stories.setdefault(key(c), set()).add(f"{c.null} {c.draw} {c.proportion:g} {c.method}")
-    return [c.model_copy(update={"history": text_digest(" | ".join(sorted(stories.get(key(c), ()))))})
+            stories.setdefault(_watched_key(c), set()).add(f"{c.null} {c.draw} {c.proportion:g} {c.method}")
+    return [c.model_copy(update={"history": text_digest(" | ".join(sorted(stories.get(_watched_key(c), ()))))})
             for c in cases]
+
+
+def check_history(cases: list[Case]) -> None:
+    """The history null tests an update against the other null updates its attacker watched (a
+    null case's own version is not among them): too few, and the grid would stop at its first such
+    case, hours in; refused before anything starts."""
+    watched: dict[tuple, set[tuple]] = {}
+    for c in cases:
+        if c.null is not None:
+            watched.setdefault(_watched_key(c), set()).add(c.story)
+    for c in cases:
+        others = len(watched.get(_watched_key(c), ())) - (c.null is not None)
+        if others < MIN_HISTORY:
+            raise ValueError(f"the history null needs {MIN_HISTORY} other null updates per case; {c.label()} has "
+                             f"{others}: raise [nulls] spread or retrains")
 
 
 def null_cases(config: GridConfig, original: OriginalKey, calibration: bool) -> list[Case]:

@@ -15,7 +15,7 @@ from evaluation.ceiling import ceiling_table
 from evaluation.compare import compare
 from evaluation.detector import detector_table
 from evaluation.executors import LocalExecutor, RayExecutor
-from evaluation.grid import Attacker, Defense, GridConfig, Removal, expand
+from evaluation.grid import Attacker, Defense, GridConfig, Nulls, Removal, expand
 from evaluation.ledger import GridLedger, grid_seconds, ledger_path
 from evaluation.orchestrate import plan, run_grid
 from evaluation.protocol import PROTOCOLS, Protocol, check_fresh, load_grid
@@ -60,6 +60,22 @@ def test_a_scored_seed_that_any_calibration_or_development_run_used_is_refused(t
         GridConfig(name="x", proportions=[0.0])
     with pytest.raises(ValueError):
         Defense(name="x", unlearning={"no_such_option": 1})
+
+
+def test_a_grid_whose_history_null_would_see_too_few_updates_is_refused_before_it_starts():
+    """Three null updates per original: a null case would test against two, fewer than the history
+    null accepts (this grid once stopped at its first null case, after its probes were made)."""
+    few = GridConfig(name="x", seeds=[0], proportions=[0.1, 0.5], nulls=Nulls(spread=1, retrains=1),
+                     attacker=Attacker(null="history"))
+    with pytest.raises(ValueError, match="needs 3 other null updates per case; .* null spread #0 .* has 2"):
+        expand(few, CLASSES)
+    expand(few.model_copy(update={"nulls": Nulls(spread=1, retrains=2)}), CLASSES)
+    expand(few.model_copy(update={"attacker": Attacker(null="none")}), CLASSES)  # no history: no need
+    # developer-side options make updates of their own: the nulls are counted per option
+    noisy = Defense(name="noise", unlearning={"noise_sigma": 0.01})
+    enough = few.model_copy(update={"nulls": Nulls(spread=1, retrains=2), "defenses": [Defense(name="none"), noisy]})
+    cases = expand(enough, CLASSES)
+    assert len({c.story for c in cases if c.null and c.defense == noisy}) == 4
 
 
 def test_expand_covers_the_grid_and_draws_multi_class_removals():
