@@ -91,7 +91,13 @@ def standardise(raw: np.ndarray, draws: np.ndarray, centred: bool) -> tuple[np.n
         mean = np.zeros(raw.shape) if centred else np.nanmean(np.where(enough, draws, 0.0), 0)
         sd = np.nanstd(np.where(enough, draws, 0.0), 0, ddof=1)
     sd[~enough] = np.nan
-    floor = SD_FLOOR * np.nanmedian(sd) if np.isfinite(sd).any() else 1.0
+    # the floor's scale: the median class's null SD; where that is 0 (a statistic that counts rare
+    # events, like label flips, leaves most classes' nulls flat, and a class that moved once got a
+    # z of 1e300), the median of the classes that move; none moving: unit scale
+    finite = sd[np.isfinite(sd)]
+    moving = finite[finite > 0]
+    scale = np.median(finite) if finite.size and np.median(finite) > 0 else np.median(moving) if moving.size else 1.0
+    floor = SD_FLOOR * scale
     sd = np.maximum(np.nan_to_num(sd, nan=np.inf), max(floor, 1e-300))
     inflate = np.ones(raw.shape) if centred else np.sqrt(1 + 1 / np.maximum(count, 1))
     z = np.where(enough & ~np.isnan(raw), (raw - mean) / (sd * inflate), np.nan)

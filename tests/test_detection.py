@@ -11,7 +11,7 @@ import pytest
 
 from attacker.analysis import ranked_report
 from attacker.calibration import ShadowCalibration, ShadowConfig
-from attacker.detection import weigh
+from attacker.detection import standardise, weigh
 from attacker.inference import class_scores
 from attacker.labels import LabelRule
 from attacker.nulls import MIN_HISTORY, history_null, resample_null, shadow_null
@@ -96,6 +96,19 @@ def test_a_change_the_same_for_every_class_is_not_a_class_singled_out(world):
 def test_the_history_needs_enough_updates():
     with pytest.raises(ValueError, match=f"at least {MIN_HISTORY}"):
         history_null(lambda statistic, after: np.zeros(CLASSES), {"v1": None, "v2": None})
+
+
+def test_a_class_that_moved_where_most_classes_never_move_is_not_infinitely_sure():
+    """A counting statistic (label flips) leaves most classes' nulls flat: the SD floor then takes
+    its scale from the classes that move, not from a median of 0 (which gave a z of 1e300)."""
+    draws = np.zeros((3, CLASSES))
+    draws[:, 6] = [0.5, 0.0, 1.0]
+    observed = np.zeros(CLASSES)
+    observed[8] = -0.5  # a class whose null never moved, moved once
+    z, _ = standardise(observed, draws, centred=False)
+    assert np.all(np.isfinite(z)) and -100 < z[8] < -1 and z[0] == 0
+    z, _ = standardise(observed, np.zeros((3, CLASSES)), centred=False)  # nothing moves: unit scale
+    assert -5 < z[8] < 0
 
 
 def test_the_resampling_null_sees_probe_noise_only_and_says_so(world):
