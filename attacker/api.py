@@ -23,9 +23,10 @@ from attacker.inference import STATISTICS, separation
 from attacker.labels import LabelRule
 from attacker.nulls import MIN_HISTORY
 from attacker.probe_config import ProbeSpec
+from attacker.public_data import load_public_images
 from attacker.results import BoundaryResult, ProbingResult, SnapshotResult
 from attacker.settings import InferConfig
 
 __all__ = ["MIN_HISTORY", "STATISTICS", "ApiError", "BoundaryResult", "BudgetExhausted", "Campaign", "CannotAttack",
            "InferConfig", "InferenceClient", "LabelRule", "ProbeSpec", "ProbingResult", "ShadowConfig",
-           "SnapshotResult", "VersionChanged", "separation"]
+           "SnapshotResult", "VersionChanged", "load_public_images", "separation"]

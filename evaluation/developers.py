@@ -7,9 +7,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from developer.factory import developer_from_settings
-from developer.pipeline import Developer
+from developer.pipeline import Developer, TrainedVersion
 from developer.settings import TrainingConfig
-from evaluation.grid import OriginalKey
+from evaluation.grid import Case, OriginalKey
 
 
 class Developers:
@@ -31,3 +31,13 @@ class Developers:
         if not path.exists():
             dev.export_public(path)
         return path
+
+    def unlearned(self, case: Case) -> TrainedVersion:
+        """The case's unlearned version: its classes' proportion removed, or, for a null, samples
+        spread evenly over the classes (spread) or nothing (a retrain with a fresh order)."""
+        dev = self(case.original)
+        if case.null == "spread":
+            forget = dev.spread_forget_set(case.proportion, case.draw)
+        else:
+            forget = dev.forget_set([(dev.class_index(name), case.proportion) for name in case.classes])
+        return dev.unlearn(forget, case.unlearning())

@@ -131,27 +131,17 @@ class CaseRunner:
             campaign = self.campaign(task.key.probe, run, client) if run.exists() else \
                 self.campaign(task.key.probe, client=client).fork(run)
             for case in task.updates:
-                self.server.deploy(self.unlearned(case), task.key.probe.served)
+                self.server.deploy(self.developer.unlearned(case), task.key.probe.served)
                 campaign.observe()
         write_json(done, {"versions": len(task.updates)})
 
     # ------------------------------------------------------------- the stories
-    def unlearned(self, case: Case) -> TrainedVersion:
-        """The case's unlearned version: its classes' proportion removed, or, for a null, samples
-        spread evenly over the classes (spread) or nothing (a retrain with a fresh order)."""
-        dev = self.developer(case.original)
-        if case.null == "spread":
-            forget = dev.spread_forget_set(case.proportion, case.draw)
-        else:
-            forget = dev.forget_set([(dev.class_index(name), case.proportion) for name in case.classes])
-        return dev.unlearn(forget, case.unlearning())
-
     def story(self, cases: list[Case]) -> list[CaseResult]:
         first = cases[0]
         dev = self.developer(first.original)
         start = time.perf_counter()
         original = dev.finetune()
-        unlearned = self.unlearned(first)
+        unlearned = self.developer.unlearned(first)
         ceiling = white_box(original, unlearned, list(first.classes))  # the operator's view, for comparison
         shared_seconds = time.perf_counter() - start
         results = []

@@ -18,6 +18,7 @@ from evaluation.executors import LocalExecutor, RayExecutor
 from evaluation.grid import Attacker, Defense, GridConfig, Nulls, Removal, expand
 from evaluation.ledger import GridLedger, grid_seconds, ledger_path
 from evaluation.orchestrate import plan, run_grid
+from evaluation.output_bench import OUTPUT_STATISTICS, run_bench
 from evaluation.protocol import PROTOCOLS, Protocol, check_fresh, load_grid
 from evaluation.results import ResultStore
 from evaluation.scoring import Rate, accuracy_table, calibration_table, wilson
@@ -245,3 +246,36 @@ def test_compare_finds_a_changed_case_and_a_missing_one(local_grid, tmp_path):
     cases, equal, differing, missing = compare(TINY, workdir, copy)
     assert (cases, equal) == (len(results), len(results) - 3)
     assert differing == [changed.case_id, versioned.case_id] and len(missing) == 1 and lost.case_id in missing[0]
+
+
+def test_each_output_statistic_names_a_class_whose_answers_fell():
+    """The output bench's statistics, on synthetic answers: class 3's probability falls on every
+    image, the rest renormalise; every statistic ranks class 3 first."""
+    rng = np.random.default_rng(0)
+    logits = rng.normal(0, 2, (500, 10))
+    before = np.exp(logits) / np.exp(logits).sum(1, keepdims=True)
+    logits[:, 3] -= 1.5
+    after = np.exp(logits) / np.exp(logits).sum(1, keepdims=True)
+    for name, statistic in OUTPUT_STATISTICS.items():
+        scores = statistic(before, after)
+        assert scores.shape == (10,) and int(np.argmin(scores)) == 3, name
+
+
+@pytest.mark.slow
+def test_the_output_bench_reads_calibration_cases_only_and_the_ceiling_the_grid_stored(local_grid, tmp_path):
+    config, workdir, results = local_grid
+    bench = run_bench(config, workdir, images=200)
+    assert bench.cases == 2 * 2  # the calibration seed's positives: 2 classes x 2 proportions
+    groups = {row.group for row in bench.rows}
+    assert groups == {"p = 0.1", "p = 0.5", "p ≥ 0.25"}
+    assert {row.statistic for row in bench.rows} == {*OUTPUT_STATISTICS, "ceiling_bias", "ceiling_rows"}
+    assert all(row.top1.n == 2 for row in bench.rows if row.group != "p ≥ 0.25")
+    # the ceiling it reads from the versions is the one the grid stored for the same cases
+    held = [r for r in results if r.case.calibration and not r.null]
+    stored = sum(r.white_box.bias.rank == 1 for r in held)
+    assert bench.top1("ceiling_bias", "p = 0.1").hits + bench.top1("ceiling_bias", "p = 0.5").hits == stored
+    assert bench.line().startswith("grid=tiny images=200 cases=4 top1_p_ge_0.25: centred_logit=")
+    with pytest.raises(ValueError, match="no undefended calibration cases"):
+        run_bench(config.model_copy(update={"calibration_seeds": []}), workdir, images=200)
+    with pytest.raises(ValueError, match="4 of the grid's 4 calibration cases have not been run"):
+        run_bench(config, tmp_path, images=200)
