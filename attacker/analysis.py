@@ -16,6 +16,15 @@ from attacker.snapshots import Snapshot
 from shared.schemas import AttackReport, QueryCounts, RemovedCount, VersionPair
 
 
+def raw_ranking(report: AttackReport) -> list[str]:
+    """The classes by the headline statistic's raw scores (before a null model), the most negative
+    first and unscored last: the ranking of the two observations alone, which the history null
+    does not move (reference results record it)."""
+    scores = report.raw_scores()
+    classes = list(scores)
+    return [classes[c] for c in rank_classes(np.array([np.nan if v is None else v for v in scores.values()]))]
+
+
 def analyse(probe_set: ProbeSet, before: Snapshot, after: Snapshot, statistic: str, top: int | None,
             caps: Capabilities, null: NullModel | None, rule: LabelRule, null_scores: str = "relative") -> AttackReport:
     """The report of the update `before` -> `after` on the run's probes. `top`: how many classes

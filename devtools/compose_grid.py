@@ -16,9 +16,7 @@ import json
 import re
 import tarfile
 
-import numpy as np
-
-from attacker.inference import rank_classes
+from attacker import raw_ranking
 from devtools.compose_project import CheckFailed, Project, log
 from devtools.processes import ROOT
 from shared.schemas import AttackReport
@@ -48,15 +46,6 @@ def label(case: dict) -> str:
             f"p={case['proportion']:g} {case['method']} {case['defense']['name']}")
 
 
-def raw_ranking(report: AttackReport) -> list[str]:
-    """The classes by the headline statistic's scores before a null model standardised them, the
-    most negative first (unscored last): what the reference records (tests/golden.py's fingerprint).
-    The report's own ranking is by the standardised scores, which depend on the history null too."""
-    scores = (report.raw_statistics or {report.statistic: report.scores})[report.statistic]
-    classes = list(scores)
-    return [classes[c] for c in rank_classes(np.array([np.nan if v is None else v for v in scores.values()]))]
-
-
 def check_reference_results(project: Project) -> int:
     golden = json.loads(GOLDEN.read_text())
     reports = reports_by_case(project)
@@ -65,6 +54,7 @@ def check_reference_results(project: Project) -> int:
         raise CheckFailed(f"the grid computed no result for {missing} (it computed {sorted(reports)})")
     for name, expected in golden.items():
         report = reports[name]
+        # the raw ranking, as the reference records it (the report's own depends on the history null)
         got = {"ranking": raw_ranking(report),
                "queries": [report.queries.probing, report.queries.snapshot_before, report.queries.snapshot_after]}
         if got != {"ranking": expected["ranking"], "queries": expected["queries"]}:

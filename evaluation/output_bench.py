@@ -23,18 +23,19 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
-import torch
 from pydantic import BaseModel, ConfigDict
 from rich.console import Console
 from rich.table import Table
 
 from attacker import STATISTICS, load_public_images
+from attacker.shadow import probabilities  # what a server without defenses answers, in float64
 from devtools.processes import ROOT
 from evaluation.developers import Developers
 from evaluation.grid import Case, GridConfig, expand
 from evaluation.protocol import load_grid
 from evaluation.results import CaseResult, ResultStore
 from evaluation.scoring import Rate
+from evaluation.truth_rank import rank_of_truth
 from evaluation.white_box import white_box
 from shared.data import load_dataset
 
@@ -105,19 +106,6 @@ class OutputBench(BaseModel):
         return f"grid={self.grid} images={self.images} cases={self.cases} top1_p_ge_0.25: {values}"
 
 
-def rank_of_truth(scores: np.ndarray, classes: list[str], truth: tuple[str, ...]) -> int:
-    """As the harness ranks: ties count against the attack, the lowest-ranked removed class counts."""
-    return max(int((scores <= scores[classes.index(t)]).sum()) for t in truth)
-
-
-def answers(model: torch.nn.Module, images: np.ndarray) -> np.ndarray:
-    """What a server without defenses answers: probabilities, in float64."""
-    model.eval()
-    with torch.inference_mode():
-        return np.concatenate([torch.softmax(model(torch.from_numpy(images[i:i + 1000])).double(), 1).numpy()
-                               for i in range(0, len(images), 1000)])
-
-
 def bench_cases(config: GridConfig, store: ResultStore) -> list[CaseResult]:
     """The grid's undefended calibration positives, run; an error naming what is missing."""
     cases = [c for c in expand(config, list(load_dataset(config.model.dataset).classes))
@@ -142,9 +130,9 @@ def run_bench(config: GridConfig, workdir: Path, images: int, seed: int = 0, thr
         original, unlearned = developers(case.original).finetune(), developers.unlearned(case)
         if original.version not in before:
             public = load_public_images(developers.public_data(case.original), limit=images, seed=seed)
-            before[original.version] = public.images, answers(original.load(), public.images)
+            before[original.version] = public.images, probabilities(original.load(), public.images)
         x, p0 = before[original.version]
-        p1 = answers(unlearned.load(), x)
+        p1 = probabilities(unlearned.load(), x)
         classes = list(original.meta.classes)
         for name, statistic in OUTPUT_STATISTICS.items():
             ranks[name, case.proportion].append(rank_of_truth(statistic(p0, p1), classes, case.classes))

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from attacker import LabelRule, separation
 from evaluation.grid import Case
+from evaluation.truth_rank import rank_of_truth
 from evaluation.white_box import WhiteBox
 from shared.atomic import atomic_write
 from shared.digest import text_digest
@@ -85,8 +86,7 @@ class CaseResult(BaseModel):
         statistic = statistic or self.case.statistic
         if statistic not in self.outcomes:
             statistic = self.report.statistic
-        raw = self.report.raw_statistics.get(statistic) or (
-            self.report.scores if statistic == self.report.statistic else self.report.other_statistics[statistic])
+        raw = self.report.raw_scores(statistic)
         return float(np.nanmax(separation(np.array([np.nan if v is None else v for v in raw.values()]))))
 
     def high_right(self, statistic: str | None = None) -> bool:
@@ -136,7 +136,6 @@ def outcomes(report: AttackReport | None, truth: tuple[str, ...] | list[str],
     out = {}
     for name, (by_class, detection) in every.items():
         scores = np.array([np.inf if by_class[c] is None or np.isnan(by_class[c]) else by_class[c] for c in classes])
-        rank = max(int((scores <= scores[classes.index(t)]).sum()) for t in truth) if truth else None
-        out[name] = StatisticOutcome(rank=rank, detection=detection,
+        out[name] = StatisticOutcome(rank=rank_of_truth(scores, classes, truth), detection=detection,
                                      confidence=rule.label(np.where(np.isinf(scores), np.nan, scores), detection))
     return out

@@ -17,6 +17,7 @@ from torch import nn
 
 from attacker import separation
 from developer.pipeline import TrainedVersion
+from evaluation.truth_rank import rank_of_truth
 from recovery.difference import parameter_difference
 from recovery.errors import RecoveryInputError
 from recovery.versions import load_pair
@@ -51,5 +52,4 @@ def white_box(original: TrainedVersion, unlearned: TrainedVersion, truth: list[s
 
 
 def reading(scores: np.ndarray, classes: list[str], truth: list[str]) -> Reading:
-    rank = max(int((scores <= scores[classes.index(t)]).sum()) for t in truth) if truth else None
-    return Reading(rank=rank, detection=round(float(separation(scores).max()), 4))
+    return Reading(rank=rank_of_truth(scores, classes, truth), detection=round(float(separation(scores).max()), 4))

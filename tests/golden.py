@@ -15,9 +15,7 @@ import json
 import os
 from pathlib import Path
 
-import numpy as np
-
-from attacker.inference import rank_classes
+from attacker import raw_ranking
 from evaluation.compare import differences  # floats to a relative 1e-9: JSON's rounding only
 from shared.schemas import AttackReport
 
@@ -31,9 +29,7 @@ def fingerprint(report: AttackReport) -> dict:
         scores, ranking = {}, None
     else:
         scores = report.raw_statistics or {report.statistic: report.scores, **report.other_statistics}
-        headline = scores[report.statistic]
-        classes = list(headline)
-        ranking = [classes[c] for c in rank_classes(np.array([np.nan if v is None else v for v in headline.values()]))]
+        ranking = raw_ranking(report)
     return {"versions": [report.versions.before, report.versions.after], "rankable": report.rankable,
             "statistic": report.statistic, "ranking": ranking,
             "queries": [report.queries.probing, report.queries.snapshot_before, report.queries.snapshot_after],

@@ -7,5 +7,6 @@ any dataset code (import-linter), and the default attacker never imports it: it 
 """
 
 from attacker.shadow.calibrate import calibrate_run
+from attacker.shadow.training import probabilities
 
-__all__ = ["calibrate_run"]
+__all__ = ["calibrate_run", "probabilities"]

@@ -119,3 +119,10 @@ class AttackReport(BaseModel):
         if not self.rankable and (self.reason is None or self.ranking is not None):
             raise ValueError("a report without a ranking must say why and rank nothing")
         return self
+
+    def raw_scores(self, statistic: str | None = None) -> Scores:
+        """A statistic's scores (default: the headline's) before a null model standardised them:
+        with a null model the raw ones, without one the scores the report ranks by."""
+        statistic = statistic or self.statistic
+        return self.raw_statistics.get(statistic) or (
+            self.scores if statistic == self.statistic else self.other_statistics[statistic])
