@@ -70,7 +70,7 @@ class LocalExecutor:
 class RayExecutor:
     name = "ray"
 
-    def __init__(self, workdir: Path, workers: int, threads: int | None = 1, gpus_per_worker: float = 0.0,
+    def __init__(self, workdir: Path, workers: int, threads: int = 1, gpus_per_worker: float = 0.0,
                  ship_code: bool = False):
         try:
             import ray
@@ -84,7 +84,7 @@ class RayExecutor:
                 runtime_env.update(working_dir=str(ROOT), excludes=SHIPPED_EXCLUDES)
             ray.init(address=os.environ.get("RAY_ADDRESS"), include_dashboard=False, log_to_driver=False,
                      runtime_env=runtime_env)
-        remote = ray.remote(num_cpus=threads or 1, num_gpus=gpus_per_worker)(CaseRunner)
+        remote = ray.remote(num_cpus=threads, num_gpus=gpus_per_worker)(CaseRunner)
         self.actors = [remote.remote(Path(workdir).resolve(), threads) for _ in range(workers)]
         self.pool = ActorPool(self.actors)
 
@@ -99,6 +99,7 @@ class RayExecutor:
 
 def make_executor(config: ExecutorConfig, workdir: Path) -> Executor:
     if config.executor == "ray":
+        # a Ray worker without a thread count runs one, not every core of its node
         return RayExecutor(workdir, config.workers, threads=config.threads or 1, gpus_per_worker=config.gpus_per_worker,
                            ship_code=config.ship_code)
     return LocalExecutor(workdir, threads=config.threads)
