@@ -14,6 +14,13 @@ from attacker.nulls import NullModel
 from attacker.probes import ProbeSet
 from attacker.snapshots import Snapshot
 from shared.schemas import AttackReport, QueryCounts, RemovedCount, VersionPair
+from shared.schemas.attack_report import Scores
+
+
+def score_values(scores: Scores) -> np.ndarray:
+    """A report's per-class scores as an array in the report's class order; an unscored class
+    (None) is NaN."""
+    return np.array([np.nan if v is None else v for v in scores.values()], dtype=float)
 
 
 def raw_ranking(report: AttackReport) -> list[str]:
@@ -22,7 +29,7 @@ def raw_ranking(report: AttackReport) -> list[str]:
     does not move (reference results record it)."""
     scores = report.raw_scores()
     classes = list(scores)
-    return [classes[c] for c in rank_classes(np.array([np.nan if v is None else v for v in scores.values()]))]
+    return [classes[c] for c in rank_classes(score_values(scores))]
 
 
 def analyse(probe_set: ProbeSet, before: Snapshot, after: Snapshot, statistic: str, top: int | None,

@@ -15,7 +15,7 @@ are `attacker.shadow.calibrate_run`, outside this module on purpose: the default
 imports torch.
 """
 
-from attacker.analysis import raw_ranking
+from attacker.analysis import raw_ranking, score_values
 from attacker.calibration import ShadowConfig
 from attacker.campaign import Campaign
 from attacker.capabilities import CannotAttack
@@ -30,4 +30,4 @@ from attacker.settings import InferConfig
 
 __all__ = ["MIN_HISTORY", "STATISTICS", "ApiError", "BoundaryResult", "BudgetExhausted", "Campaign", "CannotAttack",
            "InferConfig", "InferenceClient", "LabelRule", "ProbeSpec", "ProbingResult", "ShadowConfig",
-           "SnapshotResult", "VersionChanged", "load_public_images", "raw_ranking", "separation"]
+           "SnapshotResult", "VersionChanged", "load_public_images", "raw_ranking", "score_values", "separation"]

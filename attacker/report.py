@@ -13,6 +13,7 @@ import numpy as np  # noqa: E402
 from rich.console import Console  # noqa: E402
 from rich.table import Table  # noqa: E402
 
+from attacker.analysis import score_values  # noqa: E402
 from shared.atomic import atomic_write  # noqa: E402
 from shared.schemas import AttackReport  # noqa: E402
 
@@ -34,7 +35,7 @@ def write_report(run_dir: Path, report: AttackReport) -> dict[str, Path]:
 def plot_scores(report: AttackReport, path: Path) -> None:
     """One bar per class, as in the report's figures; the inferred classes in red."""
     classes = list(report.scores)
-    values = np.array([np.nan if report.scores[c] is None else report.scores[c] for c in classes])
+    values = score_values(report.scores)
     inferred = set(report.inferred)
     fig, ax = plt.subplots(figsize=(8, 4), dpi=120)
     ax.bar(range(len(classes)), np.nan_to_num(values), color=["#c0392b" if c in inferred else "#7f8c8d"

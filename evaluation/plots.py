@@ -14,6 +14,7 @@ matplotlib.use("Agg")  # files only
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from attacker import score_values  # noqa: E402
 from evaluation.detector import matched_nulls, nulls, positives, roc_points, undefended  # noqa: E402
 from evaluation.results import CaseResult  # noqa: E402
 from evaluation.scoring import AccuracyRow, DefenseRow, Rate, scored  # noqa: E402
@@ -44,7 +45,7 @@ def score_bars(results: list[CaseResult], statistic: str, path: Path) -> Path | 
     for ax, r in zip(axes.flat, chosen):
         scores = r.report.scores if r.report.statistic == statistic else r.report.other_statistics[statistic]
         classes = list(scores)
-        values = np.array([np.nan if scores[c] is None else scores[c] for c in classes])
+        values = score_values(scores)
         ax.bar(range(len(classes)), np.nan_to_num(values),
                color=["#c0392b" if c == target else "#7f8c8d" for c in classes])
         ax.axhline(0, color="black", linewidth=0.6)

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from attacker import LabelRule, separation
+from attacker import LabelRule, score_values, separation
 from evaluation.grid import Case
 from evaluation.truth_rank import rank_of_truth
 from evaluation.white_box import WhiteBox
@@ -87,7 +87,7 @@ class CaseResult(BaseModel):
         if statistic not in self.outcomes:
             statistic = self.report.statistic
         raw = self.report.raw_scores(statistic)
-        return float(np.nanmax(separation(np.array([np.nan if v is None else v for v in raw.values()]))))
+        return float(np.nanmax(separation(score_values(raw))))
 
     def high_right(self, statistic: str | None = None) -> bool:
         """A `high` that named the truth (a `high` on a null is wrong)."""
@@ -135,7 +135,8 @@ def outcomes(report: AttackReport | None, truth: tuple[str, ...] | list[str],
              **{name: (scores, report.other_detections[name]) for name, scores in report.other_statistics.items()}}
     out = {}
     for name, (by_class, detection) in every.items():
-        scores = np.array([np.inf if by_class[c] is None or np.isnan(by_class[c]) else by_class[c] for c in classes])
-        out[name] = StatisticOutcome(rank=rank_of_truth(scores, classes, truth), detection=detection,
-                                     confidence=rule.label(np.where(np.isinf(scores), np.nan, scores), detection))
+        scores = score_values({c: by_class[c] for c in classes})  # in the headline's class order
+        ranked = np.where(np.isnan(scores), np.inf, scores)  # an unscored class ranks last
+        out[name] = StatisticOutcome(rank=rank_of_truth(ranked, classes, truth), detection=detection,
+                                     confidence=rule.label(np.where(np.isinf(ranked), np.nan, ranked), detection))
     return out
