@@ -11,8 +11,9 @@ The label is read from the evidence the run has (attacker/detection.py):
   goal on null and positive updates it was not fitted on (docs/attack.md).
 
 The defaults are the strictest of the rules the evaluation froze before its scored runs
-(evaluation/protocols/: `cpu` in the paper-code regime, `long` under realistic fine-tuning), so a
-report of the CLI never claims more than a calibrated rule would; a test keeps it so.
+(evaluation/protocols/: `cpu` in the paper-code regime, `long` and `long-public` under realistic
+fine-tuning), so a report of the CLI never claims more than a calibrated rule would; a test keeps
+it so.
 """
 
 from __future__ import annotations
@@ -28,8 +29,8 @@ class LabelRule(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     high_p: float = Field(1.8e-5, gt=0, le=1, description="with a null model: `high` at an update p-value <= this")
-    medium_p: float = Field(8.27e-3, gt=0, le=1, description="with a null model: `medium` at p <= this")
-    name_p: float = Field(1.79e-2, gt=0, le=1, description="with a null model: a class is named at p <= this; "
+    medium_p: float = Field(4.48e-3, gt=0, le=1, description="with a null model: `medium` at p <= this")
+    name_p: float = Field(1.43e-2, gt=0, le=1, description="with a null model: a class is named at p <= this; "
                                                            "above, no class stands out")
     high_separation: float | None = Field(None, gt=0, description="without a null model: `high` at a top separation "
                                                                   ">= this (and the lead below); None: never")
