@@ -278,20 +278,29 @@ def expand(config: GridConfig, all_classes: list[str]) -> list[Case]:
     return cases
 
 
-def _watched_key(c: Case) -> tuple:
-    """The null updates a case's attacker watched are its original's, made with its developer-side
-    options."""
-    return c.original, c.defense.unlearning.model_dump_json()
+def watched_key(original: OriginalKey, unlearning: UnlearningOptions) -> tuple:
+    """The null updates an attacker watched before a case's update are those of its original, made
+    with its developer-side options."""
+    return original, unlearning.model_dump_json()
+
+
+def watched_nulls(cases: list[Case]) -> dict[tuple, dict[tuple, Case]]:
+    """For each `watched_key`, its null updates: one case per null version (story), in grid order."""
+    watched: dict[tuple, dict[tuple, Case]] = {}
+    for c in cases:
+        if c.null is not None:
+            watched.setdefault(watched_key(c.original, c.defense.unlearning), {})[c.story] = c
+    return watched
 
 
 def with_histories(cases: list[Case]) -> list[Case]:
     """Each case with the digest of the null updates its attacker watched first: the nulls of its
     original made with its developer-side options (they are the history of every such case)."""
-    stories: dict[tuple, set[str]] = {}
-    for c in cases:
-        if c.null is not None:
-            stories.setdefault(_watched_key(c), set()).add(f"{c.null} {c.draw} {c.proportion:g} {c.method}")
-    return [c.model_copy(update={"history": text_digest(" | ".join(sorted(stories.get(_watched_key(c), ()))))})
+    digests = {key: text_digest(" | ".join(sorted({f"{c.null} {c.draw} {c.proportion:g} {c.method}"
+                                                   for c in nulls.values()})))
+               for key, nulls in watched_nulls(cases).items()}
+    return [c.model_copy(update={"history": digests.get(watched_key(c.original, c.defense.unlearning),
+                                                        text_digest(""))})
             for c in cases]
 
 
@@ -299,12 +308,9 @@ def check_history(cases: list[Case]) -> None:
     """The history null tests an update against the other null updates its attacker watched (a
     null case's own version is not among them): too few, and the grid would stop at its first such
     case, hours in; refused before anything starts."""
-    watched: dict[tuple, set[tuple]] = {}
+    watched = watched_nulls(cases)
     for c in cases:
-        if c.null is not None:
-            watched.setdefault(_watched_key(c), set()).add(c.story)
-    for c in cases:
-        others = len(watched.get(_watched_key(c), ())) - (c.null is not None)
+        others = len(watched.get(watched_key(c.original, c.defense.unlearning), {})) - (c.null is not None)
         if others < MIN_HISTORY:
             raise ValueError(f"the history null needs {MIN_HISTORY} other null updates per case; {c.label()} has "
                              f"{others}: raise [nulls] spread or retrains")

@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from evaluation.executors import Executor, ExecutorConfig, make_executor
-from evaluation.grid import Case, GridConfig, HistoryKey, expand
+from evaluation.grid import Case, GridConfig, expand, watched_key, watched_nulls
 from evaluation.ledger import LedgerWriter, grid_seconds
 from evaluation.results import CaseResult, ResultStore
 from evaluation.runner import HistoryTask, PrepareTask, StoryTask
@@ -25,25 +25,19 @@ def plan(config: GridConfig, store: ResultStore) -> tuple[list[Case], list[Prepa
     dataset = load_dataset(config.model.dataset)  # class names only
     cases = expand(config, list(dataset.classes))
     todo = [case for case in cases if store.get(case) is None]
+    watched = watched_nulls(cases)  # finished cases included: the history is observed anew
     prepare = []
     for seed, group in itertools.groupby(sorted(todo, key=lambda c: c.original.seed), key=lambda c: c.original.seed):
         group = list(group)
         keys = list({case.probe_key.digest(): case.probe_key for case in group}.values())
         histories = {case.history_key.digest(): case.history_key for case in group}
         prepare.append(PrepareTask(seed, tuple(keys), tuple(
-            HistoryTask(key, history_stories(cases, key)) for key in histories.values())))
+            HistoryTask(key, tuple(watched.get(watched_key(key.probe.original, key.unlearning), {}).values()))
+            for key in histories.values())))
     stories: dict[tuple, list[Case]] = {}
     for case in todo:
         stories.setdefault(case.story, []).append(case)
     return cases, prepare, [StoryTask(tuple(group)) for group in stories.values()]
-
-
-def history_stories(cases: list[Case], key: HistoryKey) -> tuple[Case, ...]:
-    """One null case per null version of the key's original and developer-side options: the
-    updates the attacker watched before (finished cases included: the history is observed anew)."""
-    nulls = {c.story: c for c in cases if c.null is not None and c.original == key.probe.original
-             and c.defense.unlearning == key.unlearning}
-    return tuple(nulls.values())
 
 
 def run_grid(config: GridConfig, workdir: Path, executor: Executor, console: Console) -> list[CaseResult]:
