@@ -96,7 +96,9 @@ def standardise(raw: np.ndarray, draws: np.ndarray, centred: bool) -> tuple[np.n
     # z of 1e300), the median of the classes that move; none moving: unit scale
     finite = sd[np.isfinite(sd)]
     moving = finite[finite > 0]
-    scale = np.median(finite) if finite.size and np.median(finite) > 0 else np.median(moving) if moving.size else 1.0
+    scale = np.median(finite) if finite.size else 1.0
+    if scale == 0:
+        scale = np.median(moving) if moving.size else 1.0
     floor = SD_FLOOR * scale
     sd = np.maximum(np.nan_to_num(sd, nan=np.inf), max(floor, 1e-300))
     inflate = np.ones(raw.shape) if centred else np.sqrt(1 + 1 / np.maximum(count, 1))

@@ -136,7 +136,7 @@ def outcomes(report: AttackReport | None, truth: tuple[str, ...] | list[str],
     out = {}
     for name, (by_class, detection) in every.items():
         scores = score_values({c: by_class[c] for c in classes})  # in the headline's class order
-        ranked = np.where(np.isnan(scores), np.inf, scores)  # an unscored class ranks last
-        out[name] = StatisticOutcome(rank=rank_of_truth(ranked, classes, truth), detection=detection,
-                                     confidence=rule.label(np.where(np.isinf(ranked), np.nan, ranked), detection))
+        out[name] = StatisticOutcome(rank=rank_of_truth(np.where(np.isnan(scores), np.inf, scores), classes, truth),
+                                     detection=detection,  # an unscored class ranks last and labels nothing
+                                     confidence=rule.label(np.where(np.isinf(scores), np.nan, scores), detection))
     return out
